@@ -1,0 +1,4 @@
+"""retail-pipeline
+"""
+
+__version__ = "0.1"

@@ -1,0 +1,1 @@
+"""The embedded local stack: PostgreSQL, the three retailer APIs, local credentials."""

@@ -1,0 +1,65 @@
+"""The run date and its look-back window.
+
+`run_date` arrives as a runtime parameter (`kedro run --params run_date=YYYY-MM-DD`) and
+defaults to yesterday in UTC. The same functions back the config resolvers registered in
+`settings.py`, so the catalog, the parameters and the hooks agree on one definition.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class InvalidRunDate(ValueError):
+    """A run date that is not a real calendar date written as YYYY-MM-DD."""
+
+
+def parse_run_date(value: object) -> date:
+    """Parse a run date strictly; empty means yesterday (UTC)."""
+    if value is None or value == "":
+        return datetime.now(UTC).date() - timedelta(days=1)
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if not _ISO_DATE.match(text):
+        raise InvalidRunDate(
+            f"run_date must be a date written as YYYY-MM-DD (e.g. --params run_date=2024-01-15), got {value!r}"
+        )
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidRunDate(
+            f"run_date must be a real date written as YYYY-MM-DD, got {value!r} ({exc})"
+        ) from None
+
+
+def resolve_run_date(value: object = "") -> str:
+    """Config resolver `${run_date:...}`: the validated run date as YYYY-MM-DD."""
+    return parse_run_date(value).isoformat()
+
+
+def window_start(run_date: object = "", lookback_days: object = 3) -> str:
+    """Config resolver `${window_start:run_date,lookback_days}`: first day of the window."""
+    days = int(lookback_days)
+    if days < 0:
+        raise ValueError(f"lookback_days must be >= 0, got {lookback_days!r}")
+    return (parse_run_date(run_date) - timedelta(days=days)).isoformat()
+
+
+def window_dates(start: object, end: object) -> list[date]:
+    """Every calendar day from start to end, both inclusive."""
+    first, last = parse_run_date(start), parse_run_date(end)
+    if last < first:
+        raise ValueError(f"window end {last} is before its start {first}")
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def new_run_id() -> str:
+    """Config resolver `${new_run_id:}`: a sortable id for one run (UTC time + random suffix)."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,54 @@
+"""The Kedro project itself: registry, run_date parameter, telemetry."""
+
+import pytest
+
+from retail_pipeline.run_window import InvalidRunDate, parse_run_date, window_dates, window_start
+
+
+def test_registry_knows_the_three_pipelines_and_default_is_their_sum():
+    from kedro.framework.project import configure_project, pipelines
+
+    configure_project("retail_pipeline")
+    assert {"ingestion", "transformation", "quality", "__default__"} <= set(pipelines)
+    expected = set()
+    for name in ("ingestion", "transformation", "quality"):
+        expected |= {n.name for n in pipelines[name].nodes}
+    assert {n.name for n in pipelines["__default__"].nodes} == expected
+
+
+@pytest.mark.parametrize("bad", ["2024-1-5", "15/01/2024", "2024-02-30", "yesterday", "2024-01-15x"])
+def test_malformed_run_date_is_refused_with_a_clear_message(bad):
+    with pytest.raises(InvalidRunDate, match="run_date"):
+        parse_run_date(bad)
+
+
+def test_run_date_defaults_to_yesterday_utc():
+    from datetime import UTC, datetime, timedelta
+
+    assert parse_run_date("") == datetime.now(UTC).date() - timedelta(days=1)
+
+
+def test_window_covers_lookback_days_inclusive():
+    assert window_start("2024-03-02", 3) == "2024-02-28"
+    assert [d.isoformat() for d in window_dates("2024-02-28", "2024-03-01")] == [
+        "2024-02-28", "2024-02-29", "2024-03-01"]
+
+
+def test_kedro_run_refuses_malformed_run_date_before_running(kedro_project):
+    with pytest.raises(Exception, match="YYYY-MM-DD"):
+        kedro_project.run(run_date="2024-13-45")
+
+
+def test_runtime_run_date_reaches_parameters(kedro_project):
+    from kedro.framework.project import configure_project
+    from kedro.framework.session import KedroSession
+
+    from tests.fixtures.kedro_project import PROJECT_ROOT
+
+    configure_project("retail_pipeline")
+    with KedroSession.create(project_path=PROJECT_ROOT, conf_source=str(kedro_project.conf),
+                             runtime_params={"run_date": "2024-01-15"}) as session:
+        context = session.load_context()
+        assert context.params["run_date"] == "2024-01-15"
+        assert context.params["lookback_days"] == 3
+        assert context.params["run_id"]
