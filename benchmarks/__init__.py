@@ -1,0 +1,1 @@
+"""`make bench`: figures for ingestion and the warehouse load, printed and kept as JSON."""
