@@ -1,0 +1,1 @@
+"""Code the three retailer systems really share: server bootstrap, fault knobs, DB pool, catalogues."""
