@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -66,7 +67,29 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
+    """A free loopback port *below* the kernel's ephemeral range.
+
+    Ports the kernel hands out for port 0 come from the ephemeral range, which client sockets
+    also use as their source ports; a server that stops and starts again on such a port can find
+    it briefly held by some unrelated outgoing connection. Below the range that cannot happen.
+    """
+    low, _ = _ephemeral_range()
+    lower = 20000 if low > 21000 else 10000
+    upper = max(lower + 1000, low - 1)
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randint(lower, upper)
+        if port_is_free(port):
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -110,6 +133,11 @@ class LocalPostgres:
     # -- process control ---------------------------------------------------------------
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         kwargs = {"user": self._user.pw_uid, "group": self._user.pw_gid} if self._user else {}
+        if self._user and self.datadir.parent.exists():
+            # Something may have closed a parent folder since initdb (pytest resets
+            # /tmp/pytest-of-<user> to 0700 whenever a session starts); the service user must
+            # reach the cluster, or pg_ctl would wrongly report it stopped.
+            _make_traversable(self.datadir)
         return subprocess.run(
             [str(self._bin / args[0]), *args[1:]],
             capture_output=True,

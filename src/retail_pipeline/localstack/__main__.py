@@ -1,0 +1,85 @@
+"""`python -m retail_pipeline.localstack up|down|status|summary` (what `make up` etc. call).
+
+Ports and paths come from the environment (see retail_pipeline/localstack/config.py):
+RETAIL_PG_PORT (5432), RETAILER1_PORT (5001), RETAILER2_PORT (5002), RETAILER3_PORT (5003),
+RETAIL_STACK_DIR (.stack), RETAIL_CONF_LOCAL (conf/local), RETAIL_LOGS_DIR (logs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, date, datetime, timedelta
+
+from retail_pipeline.localstack.config import StackConfig, StackError
+
+
+def _days(args: argparse.Namespace) -> int:
+    """Print the seeding/run days, one per line: --start..--end, or the --days ending --end."""
+    end = date.fromisoformat(args.end) if args.end else datetime.now(UTC).date() - timedelta(days=1)
+    start = date.fromisoformat(args.start) if args.start else end - timedelta(days=args.days - 1)
+    if start > end:
+        raise StackError(f"START {start} is after END {end}.")
+    for n in range((end - start).days + 1):
+        print((start + timedelta(days=n)).isoformat())
+    return 0
+
+
+def _has_nodes(args: argparse.Namespace) -> int:
+    """Exit 0 when the Kedro pipeline has nodes (an empty pipeline cannot be `kedro run`)."""
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    from kedro.framework.project import configure_project, pipelines
+
+    configure_project("retail_pipeline")
+    count = len(pipelines.get(args.pipeline).nodes) if args.pipeline in pipelines else 0
+    print(f"pipeline {args.pipeline!r}: {count} node(s)")
+    return 0 if count else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m retail_pipeline.localstack", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start PostgreSQL and the retailer APIs, write conf/local/credentials.yml")
+    up.add_argument("--no-apis", action="store_true", help="PostgreSQL, databases and credentials only")
+    commands.add_parser("down", help="stop the retailer APIs and PostgreSQL")
+    commands.add_parser("status", help="table of components; exit code 0 when all are up")
+    commands.add_parser("summary", help="what the warehouse and raw zone hold, and what to open next")
+    days = commands.add_parser("days", help="print the days of a range (used by `make run`)")
+    days.add_argument("--start", default="")
+    days.add_argument("--end", default="", help="default: yesterday (UTC)")
+    days.add_argument("--days", type=int, default=7, help="number of days ending --end when --start is empty")
+    nodes = commands.add_parser("has-nodes", help="exit 0 if the Kedro pipeline has nodes (used by `make run`)")
+    nodes.add_argument("--pipeline", default="__default__")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "days":
+            return _days(args)
+        if args.command == "has-nodes":
+            return _has_nodes(args)
+        from retail_pipeline.localstack import stack
+
+        config = StackConfig.from_env()
+        if args.command == "up":
+            return stack.up(config, with_apis=not args.no_apis)
+        return {"down": stack.down, "status": stack.status, "summary": stack.summary}[args.command](config)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        if args.command == "days":
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""The local stack end to end: up, status, up again, a dead API restarted, down with no orphans.
+
+Runs the real command (`python -m retail_pipeline.localstack`) in subprocesses, with its state,
+credentials and logs in a temp folder and every port a free one, so it never touches the
+developer's own stack.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import psycopg2
+import pytest
+import sqlalchemy
+import yaml
+
+from retail_pipeline.localstack.postgres import free_port
+from retail_pipeline.localstack.processes import owned_processes
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CODES = ("retailer_1", "retailer_2", "retailer_3")
+HAVE_APIS = (PROJECT_ROOT / "retailers" / "__main__.py").exists() or (PROJECT_ROOT / "retailers" / "launch.py").exists()
+needs_apis = pytest.mark.skipif(not HAVE_APIS, reason="retailers/ has no launcher yet")
+
+
+class Stack:
+    def __init__(self, root: Path):
+        self.root = root
+        self.env = {
+            **os.environ,
+            "KEDRO_DISABLE_TELEMETRY": "true",
+            "RETAIL_STACK_DIR": str(root / "stack"),
+            "RETAIL_CONF_LOCAL": str(root / "conf_local"),
+            "RETAIL_LOGS_DIR": str(root / "logs"),
+            "RETAIL_DATA_DIR": str(root / "data"),
+            "RETAIL_PG_PORT": str(free_port()),
+        }
+        for n, _ in enumerate(CODES, start=1):
+            self.env[f"RETAILER{n}_PORT"] = str(free_port())
+        self.up_args = [] if HAVE_APIS else ["--no-apis"]
+
+    def run(self, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "retail_pipeline.localstack", *args],
+            cwd=PROJECT_ROOT, env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=300,
+        )
+
+    def up(self, **env) -> subprocess.CompletedProcess:
+        result = self.run("up", *self.up_args, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    @property
+    def stack_dir(self) -> Path:
+        return Path(self.env["RETAIL_STACK_DIR"])
+
+    @property
+    def credentials(self) -> dict:
+        return yaml.safe_load((Path(self.env["RETAIL_CONF_LOCAL"]) / "credentials.yml").read_text())
+
+    def state(self) -> dict:
+        import json
+
+        return json.loads((self.stack_dir / "state.json").read_text())
+
+    def pids(self) -> dict[str, int]:
+        state = self.state()
+        pids = {code: record["pid"] for code, record in state.get("apis", {}).items()}
+        if state.get("postgres", {}).get("pid"):
+            pids["postgres"] = state["postgres"]["pid"]
+        return pids
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.fixture(scope="module")
+def stack():
+    # Not under tmp_path: pytest resets /tmp/pytest-of-<user> to 0700 when any session starts,
+    # and PostgreSQL runs as another user when we are root.
+    root = Path(tempfile.mkdtemp(prefix="retail-localstack-test-"))
+    stack = Stack(root)
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.run("down")
+        leftovers = owned_processes(stack.stack_dir)
+        for proc in leftovers:
+            proc.kill()
+        shutil.rmtree(root, ignore_errors=True)
+        assert not leftovers, f"processes left after down: {leftovers}"
+
+
+def test_up_writes_private_secrets_and_credentials(stack):
+    for path in (stack.stack_dir / "secrets.json", Path(stack.env["RETAIL_CONF_LOCAL"]) / "credentials.yml"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    creds = stack.credentials
+    assert set(creds) == {"warehouse", "warehouse_reader", *(f"{c}_api" for c in CODES), *(f"{c}_db" for c in CODES)}
+    for n, code in enumerate(CODES, start=1):
+        assert creds[f"{code}_api"] == {"base_url": f"http://127.0.0.1:{stack.env[f'RETAILER{n}_PORT']}",
+                                        "api_key": f"retailer{n}_api_key_123"}
+
+
+def test_credentials_connect_with_the_right_rights(stack):
+    creds = stack.credentials
+    loader = sqlalchemy.create_engine(creds["warehouse"]["con"])
+    with loader.connect() as conn:
+        assert conn.execute(sqlalchemy.text("SELECT current_user, current_database()")).one() == (
+            "retail_loader", "retail_analytics")
+    loader.dispose()
+
+    reader = psycopg2.connect(creds["warehouse_reader"]["con"].replace("+psycopg2", ""))
+    with reader, reader.cursor() as cur:
+        cur.execute("SELECT current_user")
+        assert cur.fetchone() == ("bi_reader",)
+        with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+            cur.execute("CREATE TABLE public.should_not_exist (x int)")
+    reader.close()
+
+    for n, code in enumerate(CODES, start=1):
+        with psycopg2.connect(creds[f"{code}_db"]["con"]) as conn, conn.cursor() as cur:
+            cur.execute("SELECT current_database(), pg_get_userbyid(datdba) FROM pg_database "
+                        "WHERE datname = current_database()")
+            assert cur.fetchone() == (f"retailer{n}_db", "retail_loader")
+        conn.close()
+
+
+@needs_apis
+def test_status_reports_every_component_up(stack):
+    result = stack.run("status")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for n in range(1, 4):
+        assert f"http://127.0.0.1:{stack.env[f'RETAILER{n}_PORT']}" in result.stdout
+    assert stack.env["RETAIL_PG_PORT"] in result.stdout
+    for code in CODES:
+        assert (Path(stack.env["RETAIL_LOGS_DIR"]) / f"{code}.log").exists()
+
+
+def test_up_again_leaves_running_parts_alone(stack):
+    before = stack.pids()
+    result = stack.up()
+    assert "already running" in result.stdout
+    assert stack.pids() == before
+
+
+@needs_apis
+def test_a_dead_api_is_restarted_and_the_others_left_alone(stack):
+    before = stack.pids()
+    os.kill(before["retailer_2"], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while not _gone(before["retailer_2"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert stack.run("status").returncode != 0
+    result = stack.up()
+    assert "retailer_2" in result.stdout and "restarted" in result.stdout
+    after = stack.pids()
+    assert after["retailer_2"] != before["retailer_2"]
+    assert {k: v for k, v in after.items() if k != "retailer_2"} == {
+        k: v for k, v in before.items() if k != "retailer_2"}
+    assert stack.run("status").returncode == 0
+
+
+def test_a_taken_port_is_named_with_the_variable_to_change(stack):
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        # A fresh state dir whose PostgreSQL port is taken: refused before anything starts.
+        result = stack.run("up", "--no-apis", env={"RETAIL_STACK_DIR": str(stack.root / "other"),
+                                                   "RETAIL_PG_PORT": str(port)})
+        assert result.returncode != 0
+        assert f"port {port}" in result.stderr and "RETAIL_PG_PORT=" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert not (stack.root / "other" / "pgdata").exists()
+        if HAVE_APIS:
+            result = stack.run("up", env={"RETAILER3_PORT": str(port)})
+            assert result.returncode != 0
+            assert f"port {port}" in result.stderr and "RETAILER3_PORT=" in result.stderr
+
+
+def test_summary_is_robust_on_an_empty_stack(stack):
+    result = stack.run("summary")
+    assert result.returncode == 0, result.stderr
+    assert "Open next" in result.stdout and "make down" in result.stdout
+    assert "bi_reader" in result.stdout
+    for password in (stack.credentials["warehouse"]["con"].split(":")[2].split("@")[0],):
+        assert password not in result.stdout
+
+
+def test_down_stops_everything_and_is_idempotent(stack):
+    pids = stack.pids()
+    assert "postgres" in pids
+    children = []
+    for pid in pids.values():
+        try:
+            children += [c.pid for c in psutil.Process(pid).children(recursive=True)]
+        except psutil.NoSuchProcess:
+            pass
+    result = stack.run("down")
+    assert result.returncode == 0, result.stderr
+    assert all(_gone(pid) for pid in [*pids.values(), *children]), result.stdout
+    assert owned_processes(stack.stack_dir) == []
+    assert stack.run("status").returncode != 0
+    again = stack.run("down")
+    assert again.returncode == 0 and "Nothing was running" in again.stdout
+    # and the stack comes back with the same credentials
+    creds = stack.credentials
+    result = stack.run("up", "--no-apis")
+    assert result.returncode == 0, result.stderr
+    assert stack.credentials == creds
+    assert stack.run("down").returncode == 0
