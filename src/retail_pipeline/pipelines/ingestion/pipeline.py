@@ -1,7 +1,52 @@
-"""The `ingestion` pipeline (not built yet)."""
+"""The `ingestion` pipeline: each retailer's API -> normalized, validated -> raw zone + quarantine.
 
-from kedro.pipeline import Pipeline
+One namespace per retailer (`retailer_1`, ...): the nodes are the same functions, the datasets
+and parameters are the retailer's own (`retailer_N.api_sales`, `params:retailer_N.source`), so
+the three extract in parallel as separate tasks when scheduled (kedro-airflow groups by
+namespace). Adding a retailer is configuration: an entry in settings.RETAILERS, its catalog
+entry for the API, its parameters and its source model.
+"""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline, node
+
+from retail_pipeline.settings import RETAILERS
+
+from .nodes import build_manifest, normalize_sales, split_valid_quarantine
+
+
+def _retailer_template() -> Pipeline:
+    return Pipeline(
+        [
+            node(
+                normalize_sales,
+                inputs=["api_sales", "params:source", "params:run_id"],
+                outputs=["normalized_sales", "extraction_stats"],
+                name="normalize_sales",
+            ),
+            node(
+                split_valid_quarantine,
+                inputs=["normalized_sales", "extraction_stats"],
+                outputs=["raw_sales", "quarantined_sales", "ingestion_summary"],
+                name="split_valid_quarantine",
+            ),
+            node(
+                build_manifest,
+                inputs=["extraction_stats", "ingestion_summary", "params:run_id"],
+                outputs="ingestion_manifest",
+                name="build_manifest",
+            ),
+        ]
+    )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline([])
+    template = _retailer_template()
+    return sum(
+        (
+            Pipeline(template, namespace=code, parameters={"params:run_id": "params:run_id"})
+            for code in RETAILERS
+        ),
+        Pipeline([]),
+    )

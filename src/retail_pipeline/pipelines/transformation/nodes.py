@@ -1,0 +1,272 @@
+"""Nodes of the `transformation` pipeline: canonical rows -> star-schema frames.
+
+Pure functions of DataFrames and parameters; the only I/O is the catalog's
+`warehouse_star_schema` dataset (`PostgresStarSchemaDataset`) that saves what
+`build_star_schema` returns, atomically.
+
+Surrogate keys are computed, not looked up: a deterministic 63-bit hash of
+(retailer_code, natural key). `date_id` is YYYYMMDD; `retailer_id` comes from parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from retail_pipeline.run_window import parse_run_date, window_dates
+from retail_pipeline.schemas.warehouse import StagedSaleModel
+
+logger = logging.getLogger(__name__)
+
+CANONICAL_COLUMNS = [
+    "retailer_code", "transaction_id", "product_sku", "product_name", "category", "quantity",
+    "unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost",
+    "transaction_ts", "sale_date", "customer_id", "store_id", "source_record", "source_page",
+    "run_id", "ingested_at",
+]
+_TEXT = ["retailer_code", "transaction_id", "product_sku", "product_name", "category",
+         "customer_id", "store_id", "transaction_ts", "sale_date", "ingested_at"]
+_IDS = ["product_sku", "customer_id", "store_id"]  # source ids: trimmed so " A1" and "A1" are one member
+_NUMBERS = ["quantity", "unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost"]
+_MONEY = ["unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost"]
+UNKNOWN_CUSTOMER = "(unknown)"
+_MASK63 = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
+
+FACT_COLUMNS = [
+    "sale_id", "date_id", "product_id", "customer_id", "store_id", "retailer_id", "transaction_id",
+    "quantity", "unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost",
+    "transaction_ts",
+]
+
+
+def surrogate_key(retailer_code: pd.Series, natural_key: pd.Series, repeated: bool = True) -> np.ndarray:
+    """Deterministic 63-bit key of (retailer_code, natural key), vectorised (int64 >= 0).
+
+    pandas' hash_array is SipHash-2-4 with a fixed key over the UTF-8 text
+    "{retailer_code}\x1f{natural_key}", so a key is the same in every run and process.
+    With `repeated` (dimension keys) each distinct pair is hashed once; transaction ids, unique
+    per row, are hashed directly. Both give the same key for the same pair. A collision would be refused by the loader (and trip
+    the dimension's unique natural key), never merged silently.
+    """
+    if not repeated:
+        texts = retailer_code.astype("str") + "\x1f" + natural_key.astype("str")
+        hashed = pd.util.hash_array(texts.to_numpy(dtype=object), categorize=False)
+        return (hashed & _MASK63).astype(np.int64)
+    r_codes, r_uniq = pd.factorize(retailer_code, use_na_sentinel=False)
+    k_codes, k_uniq = pd.factorize(natural_key, use_na_sentinel=False)
+    width = max(len(k_uniq), 1)
+    pair = r_codes.astype(np.int64) * width + k_codes.astype(np.int64)
+    p_codes, p_uniq = pd.factorize(pair)
+    texts = (pd.Series(np.asarray(r_uniq, dtype=object)[p_uniq // width], dtype="str") + "\x1f"
+             + pd.Series(np.asarray(k_uniq, dtype=object)[p_uniq % width], dtype="str"))
+    hashed = pd.util.hash_array(texts.to_numpy(dtype=object), categorize=False)
+    return (hashed & _MASK63).astype(np.int64)[p_codes]
+
+
+def window_of(run_date: Any, lookback_days: Any) -> tuple[date, date]:
+    end = parse_run_date(run_date)
+    return end - timedelta(days=int(lookback_days)), end
+
+
+def _canonical(frame: pd.DataFrame | None) -> pd.DataFrame:
+    if frame is None or len(frame.columns) == 0:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in CANONICAL_COLUMNS})
+    return frame.reindex(columns=CANONICAL_COLUMNS)
+
+
+def _text(series: pd.Series, strip: bool = False) -> pd.Series:
+    """Text with '' as missing; trimmed when `strip`."""
+    out = series.astype("str")
+    if strip:
+        out = out.str.strip()
+    return out.mask(out.isna() | (out == ""))
+
+
+def _reasons_from_pandera(err: pa.errors.SchemaErrors, index: pd.Index) -> pd.Series:
+    cases = err.failure_cases
+    if cases["index"].isna().any():
+        schema_level = cases[cases["index"].isna()]
+        raise ValueError(
+            "Canonical rows do not have the shape the warehouse expects (not a row problem): "
+            + "; ".join(f"{c}: {k}" for c, k in zip(schema_level["column"], schema_level["check"]))
+        )
+    check = cases["check"].astype("str")
+    column = cases["column"].astype("str")
+    value = cases["failure_case"].astype("str")
+    text = np.where(
+        check == "not_nullable", "missing " + column,
+        column + " failed " + check + " (got " + value + ")",
+    )
+    reasons = pd.Series(text, index=cases["index"].astype("int64").to_numpy())
+    reasons = reasons.groupby(level=0).agg(lambda r: "; ".join(sorted(set(r))))
+    return reasons.reindex(index)
+
+
+def stage_sales(
+    warehouse: dict[str, Any], run_date: str, lookback_days: int, run_id: str, *raw_sales: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Canonical rows of every retailer for the window -> (loadable rows, quarantined rows).
+
+    Keeps the latest version of a transaction (by `ingested_at`) so a corrected row replaces
+    the old one; checks each row against `StagedSaleModel` and the run window; every row that
+    cannot be loaded becomes a quarantine row with its reasons.
+    """
+    start, end = window_of(run_date, lookback_days)
+    frames = [_canonical(f) for f in raw_sales]
+    df = pd.concat(frames, ignore_index=True) if frames else _canonical(None)
+    received = len(df)
+
+    for col in _TEXT:
+        df[col] = _text(df[col], strip=col in _IDS)
+    for col in _NUMBERS:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+
+    # Latest version of each transaction wins (a corrected row, or a row moved to another day).
+    key = ["retailer_code", "transaction_id"]
+    sale_key = pd.Series(surrogate_key(df["retailer_code"].fillna(""), df["transaction_id"].fillna(""), repeated=False))
+    maybe_dup = sale_key.duplicated(keep=False).to_numpy() & df["transaction_id"].notna().to_numpy()
+    if maybe_dup.any() and df[maybe_dup].duplicated(key, keep=False).any():
+        order = df["ingested_at"].fillna("")
+        df = df.assign(_order=order).sort_values("_order", kind="stable").drop(columns="_order")
+        df = df[~df.duplicated(key, keep="last") | df["transaction_id"].isna()]
+        df = df.sort_index().reset_index(drop=True)
+        logger.info("%d superseded version(s) of corrected transactions replaced by their latest",
+                    received - len(df))
+
+    df["store_external_id"] = df["store_id"]
+    df["customer_external_id"] = df["customer_id"].fillna(UNKNOWN_CUSTOMER)
+
+    reasons = pd.Series(pd.NA, index=df.index, dtype="object")
+    try:
+        StagedSaleModel.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        reasons = _reasons_from_pandera(err, df.index).astype("object")
+
+    def add(mask: pd.Series, reason: str) -> None:
+        nonlocal reasons
+        if mask.any():
+            reasons = reasons.mask(mask & reasons.isna(), reason).mask(
+                mask & reasons.notna() & (reasons != reason), reasons + "; " + reason)
+
+    known = pd.Series(list(warehouse["retailers"]), dtype="str")
+    add(df["retailer_code"].notna() & ~df["retailer_code"].isin(known),
+        "retailer_code not in parameters warehouse.retailers")
+    ts = pd.to_datetime(df["transaction_ts"], utc=True, format="ISO8601", errors="coerce")
+    add(ts.isna(), "transaction_ts missing or not ISO 8601")
+    day = pd.to_datetime(df["sale_date"], format="%Y-%m-%d", errors="coerce")
+    add(day.isna(), "sale_date missing or not YYYY-MM-DD")
+    ts_day = ts.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
+    add(day.notna() & ts.notna() & (ts_day != day), "sale_date is not the UTC date of transaction_ts")
+    add(day.notna() & ((day < pd.Timestamp(start)) | (day > pd.Timestamp(end))),
+        f"sale_date outside the run window {start}..{end}")
+
+    bad = reasons.notna()
+    quarantine = _quarantine_rows(df[bad], reasons[bad], start, end, run_date)
+    staged = df[~bad].copy()
+    staged["quantity"] = staged["quantity"].astype("int64")
+    good_day = day[~bad]
+    staged["date_id"] = (good_day.dt.year * 10000 + good_day.dt.month * 100 + good_day.dt.day).astype("int64")
+    staged["ts_order"] = ts[~bad].astype("int64").to_numpy()
+    for col in _MONEY:
+        staged[col] = staged[col].round(2)
+    logger.info("transformation: %d rows received, %d loadable, %d quarantined",
+                received, len(staged), len(quarantine))
+    return staged.reset_index(drop=True), quarantine
+
+
+def _quarantine_rows(bad: pd.DataFrame, reasons: pd.Series, start: date, end: date, run_date: str) -> pd.DataFrame:
+    if bad.empty:
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in
+                             ("retailer_code", "transaction_id", "sale_date", "reason", "record")})
+    records = bad[CANONICAL_COLUMNS].to_json(orient="records", lines=True, force_ascii=False).splitlines()
+    in_window = bad["sale_date"].isin([d.isoformat() for d in window_dates(start, end)])
+    return pd.DataFrame({
+        "retailer_code": bad["retailer_code"].fillna("(unknown)").astype("str").to_numpy(),
+        "transaction_id": bad["transaction_id"].astype("str").to_numpy(),
+        "sale_date": bad["sale_date"].where(in_window, parse_run_date(run_date).isoformat()).astype("str").to_numpy(),
+        "reason": reasons.astype("str").to_numpy(),
+        "record": pd.Series(records, dtype="str").to_numpy(),
+    })
+
+
+def build_star_schema(
+    staged: pd.DataFrame, quarantine: pd.DataFrame, warehouse: dict[str, Any],
+    run_date: str, lookback_days: int, run_id: str,
+) -> dict[str, Any]:
+    """Loadable rows -> the frames `PostgresStarSchemaDataset` saves in one transaction."""
+    start, end = window_of(run_date, lookback_days)
+    retailers = warehouse["retailers"]
+    dim_retailer = pd.DataFrame({
+        "retailer_id": pd.Series([int(r["retailer_id"]) for r in retailers.values()], dtype="int64"),
+        "retailer_code": pd.Series(list(retailers), dtype="str"),
+        "retailer_name": pd.Series([str(r["retailer_name"]) for r in retailers.values()], dtype="str"),
+    })
+    ids = dict(zip(dim_retailer["retailer_code"], dim_retailer["retailer_id"]))
+    code = staged["retailer_code"]
+    retailer_id = code.map(ids).astype("int64")
+    product_id = surrogate_key(code, staged["product_sku"])
+    customer_id = surrogate_key(code, staged["customer_external_id"])
+    store_id = surrogate_key(code, staged["store_external_id"])
+
+    keyed = pd.DataFrame({
+        "retailer_id": retailer_id, "product_id": product_id, "customer_id": customer_id,
+        "store_id": store_id, "product_sku": staged["product_sku"], "product_name": staged["product_name"],
+        "category": staged["category"], "transaction_ts": staged["transaction_ts"],
+        "customer_external_id": staged["customer_external_id"],
+        "store_external_id": staged["store_external_id"],
+    })
+    latest_first = np.argsort(staged["ts_order"].to_numpy(), kind="stable")[::-1]
+    dim_product = (
+        keyed.iloc[latest_first]
+        .drop_duplicates("product_id", keep="first")
+        [["product_id", "retailer_id", "product_sku", "product_name", "category", "transaction_ts"]]
+        .rename(columns={"transaction_ts": "attributes_as_of"})
+        .reset_index(drop=True)
+    )
+    dim_customer = keyed.drop_duplicates("customer_id")[["customer_id", "retailer_id", "customer_external_id"]].reset_index(drop=True)
+    dim_store = keyed.drop_duplicates("store_id")[["store_id", "retailer_id", "store_external_id"]].reset_index(drop=True)
+
+    facts = pd.DataFrame({
+        "sale_id": surrogate_key(code, staged["transaction_id"], repeated=False),
+        "date_id": staged["date_id"].astype("int64"),
+        "product_id": product_id, "customer_id": customer_id, "store_id": store_id,
+        "retailer_id": retailer_id,
+        "transaction_id": staged["transaction_id"],
+        "quantity": staged["quantity"].astype("int64"),
+        "unit_price": staged["unit_price"], "total_amount": staged["total_amount"],
+        "discount_percentage": staged["discount_percentage"], "tax_amount": staged["tax_amount"],
+        "shipping_cost": staged["shipping_cost"], "transaction_ts": staged["transaction_ts"],
+    })
+
+    audit = _audit(staged, quarantine, list(retailers), start, end)
+    return {
+        "run_id": run_id,
+        "window": {"start": start.isoformat(), "end": end.isoformat()},
+        "dimensions": {"dim_retailer": dim_retailer, "dim_product": dim_product,
+                       "dim_customer": dim_customer, "dim_store": dim_store},
+        "facts": facts,
+        "quarantine": quarantine,
+        "audit": audit,
+    }
+
+
+def _audit(staged: pd.DataFrame, quarantine: pd.DataFrame, codes: list[str], start: date, end: date) -> pd.DataFrame:
+    """One row per retailer and window day: rows and amount loaded, rows quarantined."""
+    days = [d.isoformat() for d in window_dates(start, end)]
+    grid = pd.MultiIndex.from_product([codes, days], names=["retailer_code", "sale_date"])
+    loaded = staged.groupby(["retailer_code", "sale_date"]).agg(
+        rows_loaded=("total_amount", "size"), total_amount_loaded=("total_amount", "sum"))
+    quarantined = quarantine.groupby(["retailer_code", "sale_date"]).size().rename("rows_quarantined")
+    extra = quarantined.index.difference(grid)  # e.g. an unknown retailer code
+    audit = loaded.join(quarantined, how="outer").reindex(grid.append(extra)).reset_index()
+    audit["rows_loaded"] = audit["rows_loaded"].fillna(0).astype("int64")
+    audit["rows_quarantined"] = audit["rows_quarantined"].fillna(0).astype("int64")
+    audit["total_amount_loaded"] = audit["total_amount_loaded"].fillna(0.0).round(2).astype("float64")
+    audit["retailer_code"] = audit["retailer_code"].astype("str")
+    audit["sale_date"] = audit["sale_date"].astype("str")
+    return audit[["retailer_code", "sale_date", "rows_loaded", "total_amount_loaded", "rows_quarantined"]]

@@ -1,0 +1,320 @@
+"""Transformation benchmark: canonical rows (one day, three retailers) -> star schema.
+
+    python -m benchmarks transform --transform-rows 1000000 --history-rows 10000000
+
+Runs its own PostgreSQL (same server settings as the local stack) on a free port in a temp dir.
+Figures:
+- transform_s: the whole `transformation` pipeline for the day in a KedroSession, reading the
+  raw zone (JSON Lines written beforehand) included, into an empty warehouse;
+- load_rows_per_s: the warehouse load alone, PostgresStarSchemaDataset.save of the frames the
+  nodes computed (in memory) to a committed star schema, empty warehouse;
+- bare_copy_rows_per_s: a plain COPY of the same rows (the canonical fields the warehouse
+  keeps, CSV written by pyarrow from memory) into an unindexed table created in the same
+  transaction (so it gets the same WAL skip the load gets), same server, same run;
+- load_vs_copy = load_rows_per_s / bare_copy_rows_per_s;
+- history_slowdown: the same save into a warehouse already holding history_rows facts over
+  other days (generated in SQL), divided by the empty-warehouse save;
+- peak_rss_mb: this process's peak resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from contextlib import closing
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import yaml
+
+from benchmarks.common import PROJECT_ROOT, peak_rss_mb, print_table, record
+
+DAY = date(2024, 6, 15)
+LOADER = "retail_loader"
+WAREHOUSE_COLUMNS = [
+    "retailer_code", "transaction_id", "product_sku", "product_name", "category", "quantity", "unit_price",
+    "total_amount", "discount_percentage", "tax_amount", "shipping_cost", "transaction_ts", "sale_date",
+    "customer_id", "store_id",
+]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("transform")
+    group.add_argument("--transform-rows", type=int, default=1_000_000, help="canonical rows in the day (3 retailers)")
+    group.add_argument("--history-rows", type=int, default=10_000_000, help="fact rows already in the warehouse")
+    group.add_argument("--history-days", type=int, default=30, help="days the history is spread over")
+
+
+# -- data ---------------------------------------------------------------------------------
+def canonical_rows(n: int, seed: int = 7) -> pd.DataFrame:
+    """n valid canonical records for DAY, split across three retailers (vectorised)."""
+    rng = np.random.default_rng(seed)
+    retailer = np.arange(n) % 3 + 1
+    code = pd.Series(np.char.add("retailer_", retailer.astype(str)), dtype="str")
+    seq = pd.Series(np.arange(n) // 3, dtype="int64").astype("str").str.zfill(7)
+    prefix = pd.Series(np.array(["ORD-", "TXN-", "SAL-"])[retailer - 1], dtype="str")
+    # Catalogue sizes of the retailer simulators (retailers/common/catalogues.py): ~10k products
+    # (SKUs shared across retailers), 5000/8000/3000 customers and 25/12/40 stores.
+    sku_n = rng.integers(0, 10_000, n)
+    customers = np.array([5000, 8000, 3000])[retailer - 1]
+    stores = np.array([25, 12, 40])[retailer - 1]
+    sku = "SKU-" + pd.Series(sku_n).astype("str").str.zfill(5)
+    qty = rng.integers(1, 6, n)
+    price = np.round(rng.uniform(1, 500, n), 2)
+    total = np.round(qty * price, 2)
+    seconds = rng.integers(0, 86_400, n)
+    ts = (pd.Timestamp(DAY) + pd.to_timedelta(seconds, unit="s")).strftime("%Y-%m-%dT%H:%M:%SZ")
+    frame = pd.DataFrame({
+        "retailer_code": code,
+        "transaction_id": prefix + f"{DAY:%Y%m%d}-" + seq,
+        "product_sku": sku,
+        "product_name": "Product " + sku,
+        "category": pd.Series(np.array([f"Category {i}" for i in range(12)])[sku_n % 12], dtype="str"),
+        "quantity": qty,
+        "unit_price": price,
+        "total_amount": total,
+        "discount_percentage": np.where(retailer == 1, np.round(rng.uniform(0, 30, n), 2), np.nan),
+        "tax_amount": np.where(retailer == 2, np.round(total * 0.08, 2), np.nan),
+        "shipping_cost": np.where(retailer == 3, np.round(rng.uniform(0, 15, n), 2), np.nan),
+        "transaction_ts": pd.Series(ts, dtype="str"),
+        "sale_date": DAY.isoformat(),
+        "customer_id": "C" + pd.Series((rng.random(n) * customers).astype(np.int64)).astype("str").str.zfill(6),
+        "store_id": "ST" + pd.Series((rng.random(n) * stores).astype(np.int64)).astype("str").str.zfill(3),
+    })
+    frame["source_record"] = ('{"id": "' + frame["transaction_id"] + '", "sku": "' + frame["product_sku"]
+                              + '", "qty": ' + frame["quantity"].astype("str") + ', "total": '
+                              + frame["total_amount"].astype("str") + "}")
+    frame["source_page"] = np.arange(n) // 3 // 10_000 + 1
+    frame["run_id"] = "bench-ingest"
+    frame["ingested_at"] = f"{DAY + timedelta(days=1)}T01:00:00Z"
+    return frame
+
+
+def write_raw_zone(raw_zone: Path, rows: pd.DataFrame) -> None:
+    for code, part in rows.groupby("retailer_code"):
+        path = raw_zone / "raw" / str(code) / f"year={DAY:%Y}" / f"month={DAY:%m}" / f"day={DAY:%d}" / "sales_data.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part.to_json(path, orient="records", lines=True)
+
+
+# -- warehouse ------------------------------------------------------------------------------
+class Server:
+    def __init__(self, workdir: Path):
+        from retail_pipeline.localstack.postgres import LocalPostgres, free_port
+
+        self.pg = LocalPostgres(workdir / "pgdata", free_port(), secrets.token_urlsafe(16))
+        self.password = secrets.token_urlsafe(12)
+
+    def __enter__(self):
+        self.pg.start()
+        self.pg.ensure_role(LOADER, self.password, createrole=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.pg.stop()
+
+    def fresh_warehouse(self, name: str) -> str:
+        from retail_pipeline.warehouse.migrate import apply_migrations
+
+        self.pg.drop_database(name)
+        self.pg.ensure_database(name, owner=LOADER)
+        url = self.pg.url(name, LOADER, self.password)
+        apply_migrations(url)
+        return url
+
+    def dsn(self, name: str) -> str:
+        return self.pg.dsn(name, LOADER, self.password)
+
+
+def bare_copy_seconds(dsn: str, rows: pd.DataFrame) -> float:
+    from psycopg2 import sql
+
+    from retail_pipeline.datasets.postgres_star import copy_frame
+
+    frame = rows[WAREHOUSE_COLUMNS]
+    with closing(psycopg2.connect(dsn)) as conn:
+        start = time.perf_counter()
+        with conn, conn.cursor() as cur:
+            cur.execute("""CREATE TABLE bare_copy (retailer_code text, transaction_id text, product_sku text,
+                product_name text, category text, quantity integer, unit_price numeric(12,2),
+                total_amount numeric(14,2), discount_percentage numeric(5,2), tax_amount numeric(12,2),
+                shipping_cost numeric(12,2), transaction_ts timestamptz, sale_date date, customer_id text,
+                store_id text)""")
+            copy_frame(cur, sql.Identifier("bare_copy"), frame, WAREHOUSE_COLUMNS)
+        elapsed = time.perf_counter() - start
+        with conn, conn.cursor() as cur:
+            cur.execute("DROP TABLE bare_copy")
+    return elapsed
+
+
+def make_history(dsn: str, rows: int, days: int) -> float:
+    """history `rows` facts over `days` days before DAY, built in SQL like the loader builds days."""
+    from retail_pipeline.datasets.postgres_star import _PARTITION_INDEXES
+
+    start = time.perf_counter()
+    per_day = max(1, rows // days)
+    with closing(psycopg2.connect(dsn)) as conn:
+        with conn, conn.cursor() as cur:
+            cur.execute("INSERT INTO dim_retailer VALUES (1,'retailer_1','Retailer 1'),(2,'retailer_2','Retailer 2'),"
+                        "(3,'retailer_3','Retailer 3') ON CONFLICT DO NOTHING")
+            cur.execute("""
+                INSERT INTO dim_product (product_id, retailer_id, product_sku, product_name, category, run_id)
+                SELECT 1000000000 + g, 1 + g % 3, 'HSKU-' || g, 'History product ' || g, 'Category ' || (g % 12), 'history'
+                FROM generate_series(0, 29999) g;
+                INSERT INTO dim_customer (customer_id, retailer_id, customer_external_id, run_id)
+                SELECT 2000000000 + g, 1 + g % 3, 'HC' || g, 'history' FROM generate_series(0, 299999) g;
+                INSERT INTO dim_store (store_id, retailer_id, store_external_id, run_id)
+                SELECT 3000000000 + g, 1 + g % 3, 'HST' || g, 'history' FROM generate_series(0, 299) g;""")
+            cur.execute("""
+                INSERT INTO dim_date (date_id, date, year, quarter, month, week, day, day_of_week, day_name, is_weekend)
+                SELECT to_char(d, 'YYYYMMDD')::int, d::date, extract(year FROM d), extract(quarter FROM d),
+                       extract(month FROM d), extract(week FROM d), extract(day FROM d), extract(isodow FROM d),
+                       trim(to_char(d, 'FMDay')), extract(isodow FROM d) IN (6, 7)
+                FROM generate_series(%s::date, %s::date, interval '1 day') d ON CONFLICT DO NOTHING""",
+                        (DAY - timedelta(days=days), DAY - timedelta(days=1)))
+        for n in range(days, 0, -1):
+            day = DAY - timedelta(days=n)
+            date_id = int(f"{day:%Y%m%d}")
+            name = f"fact_sales_{date_id}"
+            with conn, conn.cursor() as cur:
+                cur.execute(f"CREATE TABLE {name} (LIKE fact_sales INCLUDING DEFAULTS)")
+                cur.execute(f"""
+                    INSERT INTO {name} (sale_id, date_id, product_id, customer_id, store_id, retailer_id,
+                        transaction_id, quantity, unit_price, total_amount, tax_amount, transaction_ts, run_id)
+                    SELECT {date_id}::bigint * 100000000 + g, {date_id},
+                           1000000000 + (g * 7919) % 30000, 2000000000 + (g * 104729) % 300000,
+                           3000000000 + (g * 31) % 300, 1 + ((g * 7919) % 30000) % 3,
+                           'H-{date_id}-' || g, 1 + g % 5, 9.99, (1 + g % 5) * 9.99, 0.8,
+                           timestamptz '{day}' + make_interval(secs => g % 86400), 'history'
+                    FROM generate_series(1::bigint, {per_day}) g""")
+                for index, statement in _PARTITION_INDEXES:
+                    cur.execute(statement.format(t=name, i=index.format(n=name)))
+                cur.execute(f"ALTER TABLE {name} ADD CONSTRAINT {name}_bounds CHECK (date_id >= {date_id} AND date_id < {date_id + 1})")
+                cur.execute(f"ALTER TABLE fact_sales ATTACH PARTITION {name} FOR VALUES FROM ({date_id}) TO ({date_id + 1})")
+                cur.execute("""INSERT INTO mart_daily_category_sales
+                               SELECT %s, r, 'Category ' || c, 1000, 3000, 29970 FROM generate_series(1, 3) r,
+                               generate_series(0, 11) c""", (date_id,))
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("VACUUM (ANALYZE) fact_sales")  # a settled warehouse, as history would be
+    return time.perf_counter() - start
+
+
+def settle(server: "Server") -> None:
+    """Flush dirty buffers so each timed save starts from the same state."""
+    with closing(server.pg.connect()) as conn, conn.cursor() as cur:
+        cur.execute("CHECKPOINT")
+
+
+def run_kedro_transformation(workdir: Path, raw_zone: Path, url: str) -> float:
+    from kedro.framework.project import configure_project
+    from kedro.framework.session import KedroSession
+
+    conf = workdir / "conf"
+    shutil.copytree(PROJECT_ROOT / "conf", conf, ignore=shutil.ignore_patterns("local"), dirs_exist_ok=True)
+    (conf / "local").mkdir(exist_ok=True)
+    (conf / "local" / "globals.yml").write_text(yaml.safe_dump({"raw_zone": str(raw_zone),
+                                                                 "reporting": str(workdir / "reporting")}))
+    creds = {"warehouse": {"con": url}, "warehouse_reader": {"con": url}}
+    for n in (1, 2, 3):
+        creds[f"retailer_{n}_api"] = {"base_url": f"http://127.0.0.1:{5000 + n}", "api_key": "unused"}
+        creds[f"retailer_{n}_db"] = {"con": "postgresql://unused:unused@127.0.0.1:1/unused"}
+    (conf / "local" / "credentials.yml").write_text(yaml.safe_dump(creds))
+    configure_project("retail_pipeline")
+    start = time.perf_counter()
+    with KedroSession.create(project_path=PROJECT_ROOT, env="local", conf_source=str(conf),
+                             runtime_params={"run_date": DAY.isoformat(), "lookback_days": 0,
+                                             "run_id": "bench-transform"}) as session:
+        session.run(pipeline_name="transformation")
+    return time.perf_counter() - start
+
+
+def timed_save(url: str, load: dict) -> tuple[float, dict]:
+    from retail_pipeline.datasets.postgres_star import PostgresStarSchemaDataset
+
+    dataset = PostgresStarSchemaDataset(credentials={"con": url})
+    start = time.perf_counter()
+    dataset.save(load)
+    return time.perf_counter() - start, dict(dataset.timings)
+
+
+def run(args: argparse.Namespace) -> dict:
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
+    logging.getLogger("kedro").setLevel(logging.WARNING)
+    from retail_pipeline.pipelines.transformation.nodes import build_star_schema, stage_sales
+
+    n = args.transform_rows
+    workdir = Path(tempfile.mkdtemp(prefix="retail-bench-transform-"))
+    try:
+        with Server(workdir) as server:
+            print(f"transform benchmark: {n:,} canonical rows on {DAY}, history {args.history_rows:,} rows")
+            rows = canonical_rows(n)
+            raw_zone = workdir / "raw_zone"
+            write_raw_zone(raw_zone, rows)
+
+            # 1. the whole pipeline in a KedroSession, raw zone included, empty warehouse
+            url_a = server.fresh_warehouse("bench_pipeline")
+            transform_s = run_kedro_transformation(workdir, raw_zone, url_a)
+
+            # 2. bare COPY of the same rows, same server
+            settle(server)
+            copy_s = bare_copy_seconds(server.dsn("bench_pipeline"), rows)
+
+            # 3. the dataset's save alone, empty warehouse (frames computed by the nodes in memory)
+            warehouse = {"retailers": {f"retailer_{k}": {"retailer_id": k, "retailer_name": f"Retailer {k}"}
+                                       for k in (1, 2, 3)}}
+            t = time.perf_counter()
+            frames = [rows[rows["retailer_code"] == f"retailer_{k}"] for k in (1, 2, 3)]
+            staged, quarantine = stage_sales(warehouse, DAY.isoformat(), 0, "bench-load", *frames)
+            load = build_star_schema(staged, quarantine, warehouse, DAY.isoformat(), 0, "bench-load")
+            nodes_s = time.perf_counter() - t
+            del frames, staged
+            url_b = server.fresh_warehouse("bench_empty")
+            settle(server)
+            load_empty_s, steps_empty = timed_save(url_b, load)
+            rerun_empty_s, _ = timed_save(url_b, load)
+            server.pg.drop_database("bench_empty")
+
+            # 4. the same save into a warehouse holding history
+            url_c = server.fresh_warehouse("bench_history")
+            history_s = make_history(server.dsn("bench_history"), args.history_rows, args.history_days)
+            settle(server)
+            load_history_s, steps_history = timed_save(url_c, load)
+            rerun_history_s, _ = timed_save(url_c, load)
+            with closing(psycopg2.connect(server.dsn("bench_history"))) as conn, conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM fact_sales")
+                facts_total = cur.fetchone()[0]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    figures = {
+        "transform_rows": n,
+        "history_rows": args.history_rows,
+        "transform_s": round(transform_s, 2),
+        "load_rows_per_s": round(n / load_empty_s, 1),
+        "bare_copy_rows_per_s": round(n / copy_s, 1),
+        "load_vs_copy": round(copy_s / load_empty_s, 3),
+        "history_slowdown": round(load_history_s / load_empty_s, 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "load_s": round(load_empty_s, 2),
+        "bare_copy_s": round(copy_s, 2),
+        "load_history_s": round(load_history_s, 2),
+        "rerun_s": round(rerun_empty_s, 2),
+        "rerun_history_s": round(rerun_history_s, 2),
+        "nodes_s": round(nodes_s, 2),
+        "history_build_s": round(history_s, 1),
+        "facts_after_history_load": facts_total,
+    }
+    print_table("transform", [(k, v) for k, v in figures.items()])
+    print("load steps (empty):   " + ", ".join(f"{k} {v:.2f}s" for k, v in steps_empty.items()))
+    print("load steps (history): " + ", ".join(f"{k} {v:.2f}s" for k, v in steps_history.items()))
+    record("transform", figures)
+    return figures

@@ -1,0 +1,1 @@
+"""Helpers of the quality pipeline (report rendering)."""

@@ -1,0 +1,1 @@
+"""pandera models of each stage: the retailers' source shapes and the canonical sales record."""

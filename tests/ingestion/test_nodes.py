@@ -1,0 +1,185 @@
+"""Normalization and validation on small frames: every retailer's shape, every bad kind."""
+
+from __future__ import annotations
+
+import orjson
+import pandas as pd
+import pytest
+import yaml
+
+from retail_pipeline.pipelines.ingestion.nodes import (
+    build_manifest,
+    normalize_sales,
+    split_valid_quarantine,
+)
+from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS, QUARANTINE_COLUMNS, CanonicalSale
+from tests.fixtures.kedro_project import PROJECT_ROOT
+
+PARAMS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_ingestion.yml").read_text())
+WINDOW = {"window_start": "2024-01-13", "window_end": "2024-01-15"}
+
+
+def api_frame(records: list[dict], code: str, page: int = 1) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records)
+    frame["source_record"] = [orjson.dumps(r).decode() for r in records]
+    frame["source_page"] = page
+    frame.attrs["extraction"] = {"retailer_code": code, **WINDOW, "pages": 1, "requests": 1,
+                                 "retries": 0, "source_total": len(records)}
+    return frame
+
+
+def r1(order_id="ORD-20240115-000001", **overrides) -> dict:
+    record = {"order_id": order_id, "order_date": "2024-01-15T10:30:00", "customer_id": "CUST-001",
+              "store_id": "STORE-01", "sku": "SKU-00001", "product_name": "Café crème",
+              "category": "Food", "quantity": 2, "price": 12.5, "total": 25.0,
+              "discount_percentage": 0.0, "payment_method": "cash", "created_at": "2024-01-15T10:31:00"}
+    return {**record, **overrides}
+
+
+def r2(number="TXN-20240114-000001", **overrides) -> dict:
+    record = {"transaction_number": number, "date": "2024-01-14 09:00:05", "member_id": "M-1",
+              "location_id": "LOC-7", "item_code": "SKU-00002", "item_name": "Tea", "department": None,
+              "qty": 3, "unit_cost": "1.10", "amount": "3.30", "tax_amount": "0.23",
+              "loyalty_points_earned": 3, "promotion_code": None, "sales_rep_id": None}
+    return {**record, **overrides}
+
+
+def r3(sale_id="SAL-20240113-000001", **overrides) -> dict:
+    record = {"sale_id": sale_id, "timestamp": 1705140000000, "buyer_id": "B-9", "outlet_id": "OUT-2",
+              "product_code": "SKU-00003", "name": "Lamp", "type": "Home", "count": 1,
+              "price_per_unit": 40.0, "revenue": 40.0, "shipping_cost": 4.99, "warranty_months": 0,
+              "return_policy_days": 30, "supplier_id": "SUP-001"}
+    return {**record, **overrides}
+
+
+def run(code: str, records: list[dict]):
+    normalized, stats = normalize_sales(api_frame(records, code), PARAMS[code]["source"], "run-1")
+    raw, quarantine, summary = split_valid_quarantine(normalized, stats)
+    return raw, quarantine, summary, stats
+
+
+@pytest.mark.parametrize("code, record", [("retailer_1", r1()), ("retailer_2", r2()), ("retailer_3", r3())])
+def test_each_retailer_maps_to_the_canonical_record(code, record):
+    raw, quarantine, summary, _ = run(code, [record])
+    assert len(quarantine) == 0, quarantine["reasons"].tolist()
+    assert list(raw.columns) == list(CANONICAL_COLUMNS)
+    CanonicalSale.validate(raw)
+    row = raw.iloc[0]
+    assert row["retailer_code"] == code
+    assert row["source_record"] == orjson.dumps(record).decode()
+    assert row["total_amount"] == pytest.approx(row["quantity"] * row["unit_price"])
+
+
+def test_retailer_values_are_parsed_per_configuration():
+    raw1, *_ = run("retailer_1", [r1()])
+    raw2, *_ = run("retailer_2", [r2()])
+    raw3, *_ = run("retailer_3", [r3()])
+    a, b, c = raw1.iloc[0], raw2.iloc[0], raw3.iloc[0]
+    assert (a["transaction_ts"], a["sale_date"], a["discount_percentage"]) == ("2024-01-15T10:30:00Z", "2024-01-15", 0.0)
+    assert pd.isna(a["tax_amount"]) and pd.isna(a["shipping_cost"])
+    assert (b["transaction_ts"], b["unit_price"], b["total_amount"], b["tax_amount"]) == (
+        "2024-01-14T09:00:05Z", 1.10, 3.30, 0.23)
+    assert pd.isna(b["category"])
+    assert (c["transaction_ts"], c["sale_date"], c["shipping_cost"]) == ("2024-01-13T10:00:00Z", "2024-01-13", 4.99)
+    assert (c["product_sku"], c["customer_id"], c["store_id"]) == ("SKU-00003", "B-9", "OUT-2")
+
+
+def reasons_of(quarantine: pd.DataFrame, transaction_id: str) -> list[str]:
+    rows = quarantine[quarantine["transaction_id"] == transaction_id]
+    assert len(rows) == 1, f"{transaction_id} not quarantined once: {quarantine[['transaction_id', 'reasons']]}"
+    return list(rows.iloc[0]["reasons"])
+
+
+def test_every_bad_kind_is_quarantined_with_a_readable_reason():
+    records = [
+        r1("ORD-1"),
+        r1("ORD-2", sku=""),                                       # missing_sku
+        r1("ORD-3", quantity=-2, total=-25.0),                     # bad_quantity
+        r1("ORD-4", total=30.0),                                   # total_mismatch
+        r1("ORD-1 "),                                              # duplicate_id (trailing space)
+        r1("ORD-5", order_date="2099-01-01T00:00:00"),             # future_date
+        r1("ORD-6", product_name="é" * 300),                       # overlong_text
+        r1("ORD-7", sku="SKU-1'; DROP TABLE sales; --"),           # sql_text
+        r1("ORD-8", order_date="15/01/2024"),                      # unparseable timestamp
+        r1("ORD-9", quantity=0, total=0.0),
+    ]
+    raw, quarantine, summary, _ = run("retailer_1", records)
+    assert raw["transaction_id"].tolist() == ["ORD-1"]
+    assert reasons_of(quarantine, "ORD-2") == ["product_sku is empty"]
+    assert reasons_of(quarantine, "ORD-3") == ["quantity must be > 0 (got -2)", "total_amount must be >= 0 (got -25.0)"]
+    assert reasons_of(quarantine, "ORD-4") == [
+        "total_amount 30.00 differs from quantity 2 x unit_price 12.50 = 25.00 by more than a cent"]
+    assert reasons_of(quarantine, "ORD-1")[0].startswith("duplicate transaction_id 'ORD-1'")
+    future = reasons_of(quarantine, "ORD-5")
+    assert future[0].startswith("transaction_ts 2099-01-01T00:00:00Z is in the future")
+    assert "outside the window" in future[1]
+    assert reasons_of(quarantine, "ORD-6") == ["product_name is longer than 255 characters (got 300)"]
+    assert reasons_of(quarantine, "ORD-7")[0].startswith("product_sku is not a safe identifier")
+    assert reasons_of(quarantine, "ORD-8") == [
+        "transaction_ts: unparseable timestamp in order_date, expected %Y-%m-%dT%H:%M:%S (got '15/01/2024')"]
+    assert reasons_of(quarantine, "ORD-9") == ["quantity must be > 0 (got 0)"]
+    assert list(quarantine.columns) == list(QUARANTINE_COLUMNS)
+    # no date in the window -> the run date's partition
+    assert quarantine.set_index("transaction_id").loc["ORD-8", "sale_date"] == "2024-01-15"
+    assert summary["rows_received"] == len(records) == summary["rows_written"] + summary["rows_quarantined"]
+    assert summary["reasons_by_kind"]["duplicate_id"] == 1
+
+
+def test_unparseable_money_names_the_source_field_and_value():
+    records = [r2("TXN-1", unit_cost="1,10"), r2("TXN-2", amount="N/A"), r2("TXN-3", amount="$3.3"),
+               r2("TXN-4", tax_amount="0.23 EUR"), r2("TXN-5")]
+    raw, quarantine, *_ = run("retailer_2", records)
+    assert raw["transaction_id"].tolist() == ["TXN-5"]
+    assert reasons_of(quarantine, "TXN-1") == ["unit_price: unparseable money in unit_cost (got '1,10')"]
+    assert reasons_of(quarantine, "TXN-2") == ["total_amount: unparseable money in amount (got 'N/A')"]
+    assert reasons_of(quarantine, "TXN-3") == ["total_amount: unparseable money in amount (got '$3.3')"]
+    assert reasons_of(quarantine, "TXN-4") == ["tax_amount: unparseable money in tax_amount (got '0.23 EUR')"]
+
+
+def test_a_cent_of_rounding_is_tolerated_but_not_more():
+    records = [r3("SAL-1", count=3, price_per_unit=0.33, revenue=1.0), r3("SAL-2", count=3, price_per_unit=0.33, revenue=1.01)]
+    raw, quarantine, *_ = run("retailer_3", records)
+    assert raw["transaction_id"].tolist() == ["SAL-1"]
+    assert "differs from quantity 3 x unit_price 0.33" in reasons_of(quarantine, "SAL-2")[0]
+
+
+def test_null_and_missing_values_have_reasons_and_nothing_is_dropped():
+    records = [r1("ORD-1", quantity=None), r1("ORD-2", price=None), r1(None), r1("ORD-4", customer_id="")]
+    raw, quarantine, summary, _ = run("retailer_1", records)
+    assert raw["transaction_id"].tolist() == ["ORD-4"] and pd.isna(raw.iloc[0]["customer_id"])
+    assert reasons_of(quarantine, "ORD-1") == ["quantity is missing"]
+    assert reasons_of(quarantine, "ORD-2") == ["unit_price is missing"]
+    assert list(quarantine[quarantine["transaction_id"].isna()].iloc[0]["reasons"]) == ["transaction_id is missing"]
+    assert summary["rows_written"] + summary["rows_quarantined"] == 4
+
+
+def test_per_day_counts_add_up_and_amounts_are_net_merchandise():
+    records = [r1("ORD-1", order_date="2024-01-13T23:59:59"), r1("ORD-2", order_date="2024-01-14T00:00:00"),
+               r1("ORD-3", order_date="2024-01-14T08:00:00", quantity=-1, total=-12.5)]
+    _, _, summary, stats = run("retailer_1", records)
+    days = {d["sale_date"]: d for d in summary["days"]}
+    assert list(days) == ["2024-01-13", "2024-01-14", "2024-01-15"]
+    assert days["2024-01-13"] == {"sale_date": "2024-01-13", "rows_received": 1, "rows_written": 1,
+                                  "rows_quarantined": 0, "total_amount_written": 25.0}
+    assert (days["2024-01-14"]["rows_written"], days["2024-01-14"]["rows_quarantined"]) == (1, 1)
+    assert days["2024-01-15"]["rows_received"] == 0
+    manifest = build_manifest(stats, summary, "run-1")
+    assert manifest["rows_received"] == 3 and manifest["source_total_matches"] is True
+    assert (manifest["run_date"], manifest["window_start"]) == ("2024-01-15", "2024-01-13")
+
+
+def test_empty_extraction_gives_empty_frames_with_canonical_columns():
+    frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in PARAMS["retailer_3"]["source"]["fields"].values()})
+    frame["source_record"] = pd.Series([], dtype="str")
+    frame["source_page"] = pd.Series([], dtype="int64")
+    frame.attrs["extraction"] = {"retailer_code": "retailer_3", **WINDOW}
+    normalized, stats = normalize_sales(frame, PARAMS["retailer_3"]["source"], "run-1")
+    raw, quarantine, summary = split_valid_quarantine(normalized, stats)
+    assert len(raw) == len(quarantine) == 0 and list(raw.columns) == list(CANONICAL_COLUMNS)
+    assert [d["rows_received"] for d in summary["days"]] == [0, 0, 0]
+
+
+def test_a_renamed_source_field_fails_loudly():
+    records = [{k if k != "sku" else "product_sku": v for k, v in r1().items()}]
+    with pytest.raises(KeyError, match="'sku'.*not in the extracted records"):
+        run("retailer_1", records)

@@ -1,0 +1,60 @@
+"""The quality nodes on small frames: thresholds come from parameters, the gate names checks."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import yaml
+
+from retail_pipeline.pipelines.quality import nodes
+from tests.fixtures.kedro_project import PROJECT_ROOT
+
+PARAMS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_quality.yml").read_text())["quality"]
+
+
+def manifest(received, quarantined):
+    return {"days": [{"sale_date": "2024-01-15", "rows_received": received,
+                      "rows_written": received - quarantined, "rows_quarantined": quarantined,
+                      "total_amount_written": 0}]}
+
+
+@pytest.mark.parametrize("quarantined, severity, passed", [(1, "warning", True), (3, "warning", False),
+                                                           (30, "critical", False)])
+def test_quarantine_rate_thresholds_come_from_parameters(quarantined, severity, passed):
+    out = nodes.check_quarantine_rate(pd.DataFrame(), {"retailer_1": manifest(100, quarantined)}, PARAMS)
+    row = out.iloc[0]
+    assert (row["severity"], bool(row["passed"])) == (severity, passed)
+
+
+def test_severity_is_configurable():
+    params = {**PARAMS, "checks": {**PARAMS["checks"], "uniqueness": {"severity": "warning"}}}
+    dup = pd.DataFrame([{"retailer_code": "retailer_1", "duplicate_keys": 1, "extra_rows": 1,
+                         "transaction_id": "T1", "product_id": 7, "copies": 2,
+                         "first_date_id": 20240114, "last_date_id": 20240115}])
+    row = nodes.check_uniqueness(dup, {"retailer_1": {}}, params).iloc[0]
+    assert row["severity"] == "warning" and not row["passed"]
+
+
+def test_gate_names_failed_critical_checks_and_ignores_warnings():
+    frames = [pd.DataFrame([nodes._result("retailer_2", "volume_rows", "critical", 0, 1, False, message="none"),
+                            nodes._result("retailer_3", "freshness", "warning", 50, 36, False, message="stale"),
+                            nodes._result(None, "completeness", "critical", 0, 0, True, message="ok")])]
+    _, results = nodes.assemble_results("r1", "2024-01-15", *frames)
+    summary = nodes.summarize(results, "data/08_reporting/dq_report_2024-01-15.html")
+    assert "1 of 3 checks passed" in summary and "Report: data/08_reporting" in summary
+    with pytest.raises(nodes.DataQualityError, match=r"volume_rows \(retailer_2\)") as err:
+        nodes.quality_gate(results, summary)
+    assert "freshness (retailer_3)" not in str(err.value).splitlines()[0]
+    warnings_only = results[results["severity"] == "warning"]
+    nodes.quality_gate(warnings_only, summary)  # passes
+
+
+def test_report_is_self_contained_html_with_chart_and_failures():
+    _, results = nodes.assemble_results("r1", "2024-01-15", pd.DataFrame([
+        nodes._result("retailer_1", "business_rule_total_amount", "critical", 1, 0, False,
+                      message="1 facts break it", sample=[{"transaction_id": "T<9>", "total_amount": 1.5}])]))
+    volume = pd.DataFrame({"retailer_code": ["retailer_1"] * 3, "row_count": [5, 6, 0],
+                           "sale_date": pd.date_range("2024-01-13", periods=3).date})
+    html, latest, summary = nodes.render_report(results, volume, PARAMS)
+    assert html == latest and "data:image/png;base64," in html
+    assert "T&lt;9&gt;" in html and "business_rule_total_amount" in html and "<script" not in html
