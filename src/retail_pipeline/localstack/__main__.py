@@ -8,7 +8,6 @@ RETAIL_STACK_DIR (.stack), RETAIL_CONF_LOCAL (conf/local), RETAIL_LOGS_DIR (logs
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, date, datetime, timedelta
 
@@ -26,17 +25,6 @@ def _days(args: argparse.Namespace) -> int:
     return 0
 
 
-def _has_nodes(args: argparse.Namespace) -> int:
-    """Exit 0 when the Kedro pipeline has nodes (an empty pipeline cannot be `kedro run`)."""
-    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
-    from kedro.framework.project import configure_project, pipelines
-
-    configure_project("retail_pipeline")
-    count = len(pipelines.get(args.pipeline).nodes) if args.pipeline in pipelines else 0
-    print(f"pipeline {args.pipeline!r}: {count} node(s)")
-    return 0 if count else 1
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m retail_pipeline.localstack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -50,15 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     days.add_argument("--start", default="")
     days.add_argument("--end", default="", help="default: yesterday (UTC)")
     days.add_argument("--days", type=int, default=7, help="number of days ending --end when --start is empty")
-    nodes = commands.add_parser("has-nodes", help="exit 0 if the Kedro pipeline has nodes (used by `make run`)")
-    nodes.add_argument("--pipeline", default="__default__")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "days":
             return _days(args)
-        if args.command == "has-nodes":
-            return _has_nodes(args)
         from retail_pipeline.localstack import stack
 
         config = StackConfig.from_env()
