@@ -543,6 +543,36 @@ def _warehouse_figures(config: StackConfig, passwords: dict[str, str]) -> tuple[
     return lines, example_day
 
 
+_LATEST_QUALITY_RUN = """
+SELECT run_date, check_name, coalesce(retailer_code, '-'), severity, passed, observed, threshold
+FROM dq_check_results
+WHERE run_id = (SELECT run_id FROM dq_check_results ORDER BY checked_at DESC LIMIT 1)
+"""
+
+
+def _quality_figures(config: StackConfig, passwords: dict[str, str]) -> list[str]:
+    """The latest quality run from dq_check_results: how many checks passed, and which failed."""
+    url = db_url(config, WAREHOUSE_DB, LOADER_ROLE, passwords.get(LOADER_ROLE, ""), driver=False)
+    try:
+        with closing(psycopg2.connect(url, connect_timeout=3)) as conn, conn.cursor() as cur:
+            cur.execute("SELECT to_regclass('dq_check_results') IS NOT NULL")
+            if not cur.fetchone()[0]:
+                return []
+            cur.execute(_LATEST_QUALITY_RUN)
+            results = cur.fetchall()
+    except psycopg2.Error:
+        return []
+    if not results:
+        return ["  no quality checks recorded yet"]
+    failed = [r for r in results if not r[4]]
+    critical = sum(1 for r in failed if r[3] == "critical")
+    lines = [f"  last run (run_date {results[0][0]}): {len(results) - len(failed)} of {len(results)} checks "
+             f"passed, {critical} critical failure(s), {len(failed) - critical} warning(s)"]
+    lines += [f"    FAILED {name} ({retailer}, {severity}): observed {observed}, threshold {threshold}"
+              for _, name, retailer, severity, _, observed, threshold in failed]
+    return lines
+
+
 def summary(config: StackConfig) -> int:
     passwords = load_secrets(config, create=False) if config.secrets_file.exists() else {}
     say("== What the stack holds ==")
@@ -566,6 +596,8 @@ def summary(config: StackConfig) -> int:
     reports = config.data_dir / "08_reporting"
     found = sorted((p for p in reports.rglob("*.html")), key=lambda p: p.stat().st_mtime) if reports.is_dir() else []
     say("\n== Quality ==")
+    for line in _quality_figures(config, passwords) if passwords else []:
+        say(line)
     say(f"  latest report: {_display(config, found[-1])}" if found else "  no quality report yet")
 
     day = example_day or (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
