@@ -3,8 +3,8 @@ test stack (PostgreSQL, the three retailer APIs, a temp raw zone), and the Airfl
 
 - `airflow_venv` (session): .venv-airflow made by airflow/setup_airflow_venv.sh (cached across
   runs; the first install takes about a minute from the package mirror).
-- `prod_warehouse` (session): a database migrated by its own loader role (CREATEROLE, like
-  retail_loader in the stack), so bi_reader's grants are the real ones.
+- `prod_warehouse` (session): a copy of the migrated warehouse template (tests/fixtures/warehouse.py),
+  owned by the loader role, so bi_reader's grants are the real ones.
 - `prod_conf` (session): a copy of conf/ whose local env points at the warehouse, the APIs and a
   temp raw zone; `.run(...)` runs the real project in a subprocess (`python -m kedro run`).
 - `seed_days`: truncate-and-seed the retailer databases for a range.
@@ -16,19 +16,14 @@ import os
 import secrets
 import subprocess
 import sys
-from contextlib import closing
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.fixtures.kedro_project import KedroProject
+from tests.fixtures.warehouse import READER, Warehouse, copy_warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
-LOADER = "prod_loader"        # owns the production-test warehouse (the stack's retail_loader)
-READER = "bi_reader"
 
 
 @pytest.fixture(scope="session")
@@ -45,43 +40,14 @@ def airflow_venv() -> Path:
     return venv
 
 
-@dataclass
-class Warehouse:
-    server: Any
-    dbname: str
-    password: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url(self.dbname, LOADER, self.password)
-
-    def reader_url(self, password: str) -> str:
-        return self.server.url(self.dbname, READER, password)
-
-    def query(self, statement: str, params: Any = None) -> list[tuple]:
-        import psycopg2
-
-        with closing(psycopg2.connect(self.server.dsn(self.dbname, LOADER, self.password))) as conn:
-            with conn.cursor() as cur:
-                cur.execute(statement, params)
-                rows = cur.fetchall() if cur.description else []
-            conn.commit()
-        return [tuple(float(v) if isinstance(v, Decimal) else v for v in row) for row in rows]
-
-
 @pytest.fixture(scope="session")
-def prod_warehouse(pg_server) -> Warehouse:
-    from retail_pipeline.warehouse.migrate import apply_migrations
-
-    password = secrets.token_hex(12)
-    pg_server.ensure_role(LOADER, password, createrole=True)
-    dbname = f"prod_wh_{secrets.token_hex(4)}"
-    pg_server.ensure_database(dbname, owner=LOADER)
-    apply_migrations(pg_server.url(dbname, LOADER, password))
+def prod_warehouse(pg_server, warehouse_template, loader_password) -> Warehouse:
+    """A migrated warehouse for the whole session (the Airflow runs and the notebook share it)."""
+    wh = copy_warehouse(pg_server, warehouse_template, loader_password, prefix="prod_wh")
     try:
-        yield Warehouse(pg_server, dbname, password)
+        yield wh
     finally:
-        pg_server.drop_database(dbname)
+        pg_server.drop_database(wh.dbname)
 
 
 @pytest.fixture

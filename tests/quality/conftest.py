@@ -4,7 +4,6 @@ inserted directly, ingestion manifests written into a temp raw zone."""
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
@@ -13,20 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from retail_pipeline.warehouse.migrate import apply_migrations
-
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RETAILERS = {"retailer_1": 1, "retailer_2": 2, "retailer_3": 3}
-TEMPLATE_DB = "dq_template"
-
-
-@pytest.fixture(scope="session")
-def migrated_template(pg_server):
-    """A database with the real warehouse migrations (sql/warehouse/*.sql) applied, once."""
-    pg_server.drop_database(TEMPLATE_DB)
-    pg_server.ensure_database(TEMPLATE_DB)
-    apply_migrations(pg_server.url(TEMPLATE_DB))
-    return TEMPLATE_DB
 
 
 class Warehouse:
@@ -174,25 +161,13 @@ class Warehouse:
 
 
 @pytest.fixture
-def warehouse(pg_server, migrated_template, kedro_project):
-    """A migrated warehouse of its own, wired into the test's Kedro conf (credentials, raw zone,
-    manifest datasets when the ingestion catalog does not declare them yet)."""
+def warehouse(pg_server, warehouse_template, kedro_project):
+    """A migrated warehouse of its own (superuser connection), wired into the test's Kedro conf."""
     dbname = f"dq_{secrets.token_hex(4)}"
-    pg_server.ensure_database(dbname, template=migrated_template)
+    pg_server.ensure_database(dbname, template=warehouse_template)
     raw_zone = kedro_project.data / "01_raw"
     raw_zone.mkdir(parents=True, exist_ok=True)
-    # the ingestion catalog needs its API credentials to build; the quality pipeline never calls them
-    kedro_project.write_yaml("local/credentials.yml", {
-        "warehouse": {"con": pg_server.url(dbname)},
-        **{f"{code}_api": {"base_url": "http://127.0.0.1:9", "api_key": "unused"} for code in RETAILERS}})
-    declared = any(re.search(r"^[\"']?[{}\w.]*ingestion_manifest[\"']?\s*:", p.read_text(), re.M)
-                   for p in (kedro_project.conf / "base").glob("catalog*.yml"))
-    if not declared:
-        kedro_project.write_yaml("local/catalog_manifests.yml", {
-            f"{code}.ingestion_manifest": {
-                "type": "json.JSONDataset",
-                "filepath": f"{raw_zone}/manifests/{code}/run_date=${{run_date:${{runtime_params:run_date,\"\"}}}}/manifest.json",
-            } for code in RETAILERS})
+    kedro_project.write_yaml("local/credentials.yml", {"warehouse": {"con": pg_server.url(dbname)}})
     wh = Warehouse(pg_server, dbname, raw_zone)
     try:
         yield wh
