@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path

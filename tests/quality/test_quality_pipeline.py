@@ -3,7 +3,6 @@ fails on purpose and passes on clean data; the gate fails `kedro run` naming the
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from decimal import Decimal
 

@@ -18,6 +18,7 @@ variables (the tests point every path at a temp folder and every port at a free 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,33 +28,16 @@ LOADER_ROLE = "retail_loader"
 READER_ROLE = "bi_reader"
 
 
-@dataclass(frozen=True)
-class Retailer:
-    code: str  # retailer_1
-    number: int  # 1
-    default_port: int
-    database: str  # retailer1_db
-    table: str  # its own table name (RETAILERS.md)
+def _retailer_registry():
+    """The retailers' published facts (ports, keys, databases) from retailers/common/registry.py."""
+    root = str(find_project_root())
+    if root not in sys.path:  # retailers/ is a top-level package of the checkout, not installed
+        sys.path.insert(0, root)
+    from retailers.common.registry import RETAILERS as specs
 
-    @property
-    def port_env(self) -> str:
-        return f"RETAILER{self.number}_PORT"
-
-    @property
-    def key_env(self) -> str:
-        return f"RETAILER{self.number}_API_KEY"
-
-    @property
-    def default_api_key(self) -> str:
-        return f"retailer{self.number}_api_key_123"
+    return tuple(specs.values())
 
 
-RETAILERS = (
-    Retailer("retailer_1", 1, 5001, "retailer1_db", "sales"),
-    Retailer("retailer_2", 2, 5002, "retailer2_db", "transactions"),
-    Retailer("retailer_3", 3, 5003, "retailer3_db", "purchases"),
-)
-DATABASES = (WAREHOUSE_DB, *(r.database for r in RETAILERS))
 
 
 class StackError(RuntimeError):
@@ -69,6 +53,10 @@ def find_project_root() -> Path:
         if (parent / "pyproject.toml").exists() and (parent / "conf").is_dir():
             return parent
     return Path.cwd().resolve()
+
+
+RETAILERS = _retailer_registry()
+DATABASES = (WAREHOUSE_DB, *(r.db_name for r in RETAILERS))
 
 
 def _port(env: dict[str, str], name: str, default: int) -> int:
@@ -110,8 +98,8 @@ class StackConfig:
             logs_dir=path("RETAIL_LOGS_DIR", root / "logs"),
             data_dir=path("RETAIL_DATA_DIR", root / "data"),
             pg_port=_port(env, "RETAIL_PG_PORT", 5432),
-            api_ports={r.code: _port(env, r.port_env, r.default_port) for r in RETAILERS},
-            api_keys={r.code: env.get(r.key_env) or r.default_api_key for r in RETAILERS},
+            api_ports={r.code: _port(env, f"{r.env_prefix}_PORT", r.port) for r in RETAILERS},
+            api_keys={r.code: env.get(f"{r.env_prefix}_API_KEY") or r.default_api_key for r in RETAILERS},
         )
         config.check_distinct_ports()
         return config
@@ -122,9 +110,9 @@ class StackConfig:
             port = self.api_ports[r.code]
             if port in seen:
                 raise StackError(
-                    f"{r.port_env} and {seen[port]} are both {port}; every component needs a port of its own."
+                    f"{r.env_prefix}_PORT and {seen[port]} are both {port}; every component needs a port of its own."
                 )
-            seen[port] = r.port_env
+            seen[port] = f"{r.env_prefix}_PORT"
 
     # -- paths ---------------------------------------------------------------------------
     @property

@@ -7,12 +7,10 @@ recorded in state.json with its pid and start time, so `down` stops exactly what
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -139,39 +137,6 @@ def tail(path: Path, lines: int = 20) -> str:
 
 
 # -- starting a retailer API -----------------------------------------------------------------
-def _ensure_importable(root: Path) -> None:
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-
-
-def _launcher(root: Path):
-    """retailers.launch.start_api when it exists and can detach, else None."""
-    _ensure_importable(root)
-    try:
-        from retailers import launch  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    start_api = getattr(launch, "start_api", None)
-    if start_api is None:
-        return None
-    try:
-        if "detach" not in inspect.signature(start_api).parameters:
-            return None
-    except (TypeError, ValueError):
-        return None
-    return start_api
-
-
-def _pid_of(handle) -> int | None:
-    for attr in ("pid", "process", "proc", "popen"):
-        value = getattr(handle, attr, None)
-        if isinstance(value, int):
-            return value
-        if value is not None and isinstance(getattr(value, "pid", None), int):
-            return value.pid
-    return None
-
-
 def child_env(root: Path, owner: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for a stack process: project root importable (retailers/), owner mark set."""
     env = {**os.environ, **(extra or {})}
@@ -185,36 +150,12 @@ def start_retailer_api(
     code: str, port: int, database_url: str, api_key: str, log_path: Path, root: Path, owner: Path
 ) -> int:
     """Start one retailer API detached from this process, wait for /health, return its pid."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    url = f"http://127.0.0.1:{port}"
-    marker = {OWNER_ENV: str(owner)}
-    start_api = _launcher(root)
-    if start_api is not None:
-        env = {**marker, "PYTHONPATH": child_env(root, owner)["PYTHONPATH"]}
-        try:
-            handle = start_api(code, port, database_url, log_path, api_key=api_key, env=env, detach=True)
-        except Exception as exc:  # its own message says what failed; add where to look
-            raise StackError(f"The {code} API did not start on port {port}: {exc}\nLog: {log_path}\n{tail(log_path)}") from exc
-        pid = _pid_of(handle)
-        if pid is None:
-            raise StackError(f"retailers.launch.start_api returned no pid for {code}; cannot track it for `down`.")
-        wait_healthy(url, code, None, log_path, timeout=30)
-        return pid
+    from retailers.launch import start_api  # importable: config.py put the checkout on sys.path
 
-    # Fallback: the documented command line (`python -m retailers serve ...`); the database URL
-    # and key travel in the environment (RETAILERn_DATABASE_URL / _API_KEY), not on the command line.
-    number = code.rsplit("_", 1)[-1]
-    command = [sys.executable, "-m", "retailers", "serve", "--retailer", code, "--port", str(port)]
-    extra = {f"RETAILER{number}_DATABASE_URL": database_url, f"RETAILER{number}_API_KEY": api_key}
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            command, cwd=root, env=child_env(root, owner, extra), stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {OWNER_ENV: str(owner), "PYTHONPATH": child_env(root, owner)["PYTHONPATH"]}
     try:
-        wait_healthy(url, code, proc, log_path)
-    except BaseException:
-        if proc.poll() is None:
-            stop_process(psutil.Process(proc.pid))
-        raise
-    return proc.pid
+        handle = start_api(code, port, database_url, log_path, api_key=api_key, env=env, detach=True)
+    except Exception as exc:  # its own message says what failed; add where to look
+        raise StackError(f"The {code} API did not start on port {port}: {exc}\nLog: {log_path}\n{tail(log_path)}") from exc
+    return handle.pid

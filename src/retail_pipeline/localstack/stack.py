@@ -38,6 +38,7 @@ from retail_pipeline.localstack.config import (
     StackError,
 )
 from retail_pipeline.localstack.postgres import LocalPostgres, bin_dir, port_is_free
+from retail_pipeline.warehouse.migrate import apply_migrations
 
 SECRET_NAMES = ("postgres", LOADER_ROLE, READER_ROLE)
 _STATE_LOCK = threading.Lock()  # the API starters run in threads and share state.json
@@ -132,7 +133,7 @@ def credentials_yaml(config: StackConfig, passwords: dict[str, str]) -> str:
             f'{r.code}_api: {{base_url: "{config.api_url(r.code)}", api_key: {_yaml_scalar(config.api_keys[r.code])}}}'
         )
     for r in RETAILERS:
-        lines.append(f'{r.code}_db: {{con: "{db_url(config, r.database, LOADER_ROLE, loader, driver=False)}"}}')
+        lines.append(f'{r.code}_db: {{con: "{db_url(config, r.db_name, LOADER_ROLE, loader, driver=False)}"}}')
     return "\n".join(lines) + "\n"
 
 
@@ -192,16 +193,14 @@ def _ensure_databases(pg: LocalPostgres, passwords: dict[str, str]) -> list[str]
 
 def _apply_retailer_schemas(config: StackConfig, passwords: dict[str, str]) -> str:
     """`python -m retailers init-db` for each retailer, in parallel."""
-    if not (config.root / "retailers" / "__main__.py").exists():
-        return "skipped: retailers/ has no command line yet"
     env = processes.child_env(config.root, config.stack_dir)
     env.pop(processes.OWNER_ENV)  # short-lived: not a stack process
     running = []
     for r in RETAILERS:
-        url = db_url(config, r.database, LOADER_ROLE, passwords[LOADER_ROLE], driver=False)
+        url = db_url(config, r.db_name, LOADER_ROLE, passwords[LOADER_ROLE], driver=False)
         command = [sys.executable, "-m", "retailers", "init-db", "--retailer", r.code]
         # the DSN travels in the environment (RETAILERn_DATABASE_URL), not on a command line `ps` shows
-        running.append((r, subprocess.Popen(command, cwd=config.root, env={**env, f"RETAILER{r.number}_DATABASE_URL": url},
+        running.append((r, subprocess.Popen(command, cwd=config.root, env={**env, f"{r.env_prefix}_DATABASE_URL": url},
                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
     failures = []
     for r, proc in running:
@@ -210,7 +209,7 @@ def _apply_retailer_schemas(config: StackConfig, passwords: dict[str, str]) -> s
             failures.append(f"{r.code} (exit {proc.returncode}):\n{_redact(output, passwords)[-2000:]}")
     if failures:
         raise StackError("Applying the retailer schemas (python -m retailers init-db) failed for " + "\n".join(failures))
-    return "applied to " + ", ".join(r.database for r in RETAILERS)
+    return "applied to " + ", ".join(r.db_name for r in RETAILERS)
 
 
 def _redact(text: str, passwords: dict[str, str]) -> str:
@@ -220,20 +219,12 @@ def _redact(text: str, passwords: dict[str, str]) -> str:
 
 
 def _apply_warehouse_migrations(config: StackConfig, passwords: dict[str, str]) -> str:
-    try:
-        from retail_pipeline.warehouse.migrate import apply_migrations
-    except ImportError as exc:
-        if exc.name and exc.name.startswith("retail_pipeline.warehouse"):
-            return "skipped: retail_pipeline.warehouse.migrate does not exist yet"
-        raise
     url = db_url(config, WAREHOUSE_DB, LOADER_ROLE, passwords[LOADER_ROLE])
     try:
         result = apply_migrations(url)
     except Exception as exc:
         raise StackError(f"Warehouse migrations failed on {WAREHOUSE_DB}: {_redact(str(exc), passwords)}") from exc
-    if isinstance(result, (list, tuple)):
-        return f"applied {', '.join(map(str, result))}" if result else "up to date"
-    return "applied"
+    return f"applied {', '.join(map(str, result))}" if result else "up to date"
 
 
 def _ensure_reader(config: StackConfig, pg: LocalPostgres, passwords: dict[str, str]) -> None:
@@ -290,7 +281,7 @@ def _ensure_api(config: StackConfig, code: str, state: dict, passwords: dict[str
     port = config.api_ports[code]
     pid = processes.start_retailer_api(
         code, port,
-        db_url(config, retailer.database, LOADER_ROLE, passwords[LOADER_ROLE], driver=False),
+        db_url(config, retailer.db_name, LOADER_ROLE, passwords[LOADER_ROLE], driver=False),
         config.api_keys[code], config.log_path(code), config.root, config.stack_dir,
     )
     with _STATE_LOCK:
@@ -312,7 +303,7 @@ def _preflight_ports(config: StackConfig, pg: LocalPostgres, state: dict, with_a
             record = state.get("apis", {}).get(r.code)
             ours = processes.alive(record) and record.get("port") == config.api_ports[r.code]
             if not ours and not port_is_free(config.api_ports[r.code]):
-                taken.append((config.api_ports[r.code], f"the {r.code} API", r.port_env))
+                taken.append((config.api_ports[r.code], f"the {r.code} API", f"{r.env_prefix}_PORT"))
     if taken:
         lines = []
         for port, what, env in taken:
@@ -330,10 +321,6 @@ def _suggest(port: int) -> int:
         if port_is_free(candidate):
             return candidate
     return port + 10
-
-
-def retailers_available(config: StackConfig) -> bool:
-    return (config.root / "retailers" / "__main__.py").exists() or (config.root / "retailers" / "launch.py").exists()
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -358,7 +345,7 @@ def up(config: StackConfig, with_apis: bool = True) -> int:
         write_credentials(config, passwords)
         say(f"Credentials for Kedro: {_display(config, config.credentials_file)}")
 
-        if with_apis and retailers_available(config):
+        if with_apis:
             # The three start side by side (each waits for its own /health); reports in order.
             state.setdefault("apis", {})
             with ThreadPoolExecutor(max_workers=len(RETAILERS)) as pool:
@@ -371,8 +358,6 @@ def up(config: StackConfig, with_apis: bool = True) -> int:
                         errors.append(str(exc))
                 if errors:
                     raise StackError("\n".join(errors) + "\n(`make status` shows what runs; `make down` stops it.)")
-        elif with_apis:
-            say("Retailer APIs: skipped, retailers/ is not there yet")
         save_state(config, state)
         say(f"Stack is up ({time.monotonic() - t0:.1f}s). `make status` reports it, `make down` stops it.")
     return 0
@@ -524,22 +509,21 @@ def _warehouse_figures(config: StackConfig, passwords: dict[str, str]) -> tuple[
                 lines.append(f"  fact_sales {code}: {count:,} rows ({first:%Y-%m-%d} .. {last:%Y-%m-%d})"
                              if first and last else f"  fact_sales {code}: {count:,} rows")
     for r in RETAILERS:
-        url = db_url(config, r.database, LOADER_ROLE, passwords.get(LOADER_ROLE, ""), driver=False)
+        url = db_url(config, r.db_name, LOADER_ROLE, passwords.get(LOADER_ROLE, ""), driver=False)
         try:
             with closing(psycopg2.connect(url, connect_timeout=3)) as conn, conn.cursor() as cur:
                 cur.execute("SELECT to_regclass(%s) IS NOT NULL", (r.table,))
                 if not cur.fetchone()[0]:
-                    lines.append(f"  source {r.database}.{r.table}: no table yet")
+                    lines.append(f"  source {r.db_name}.{r.table}: no table yet")
                     continue
-                date_column = {"retailer_1": "order_date", "retailer_2": "date", "retailer_3": "timestamp"}[r.code]
                 cur.execute(sql.SQL("SELECT count(*), max({c})::date FROM {t}").format(
-                    c=sql.Identifier(date_column), t=sql.Identifier(r.table)))
+                    c=sql.Identifier(r.ts_column), t=sql.Identifier(r.table)))
                 count, last = cur.fetchone()
-                lines.append(f"  source {r.database}.{r.table}: {count:,} rows" + (f", latest {last}" if last else ""))
+                lines.append(f"  source {r.db_name}.{r.table}: {count:,} rows" + (f", latest {last}" if last else ""))
                 if r.code == "retailer_1" and last and last <= datetime.now(UTC).date():
                     example_day = last.isoformat()
         except psycopg2.Error as exc:
-            lines.append(f"  source {r.database}: unreadable ({str(exc).strip().splitlines()[0]})")
+            lines.append(f"  source {r.db_name}: unreadable ({str(exc).strip().splitlines()[0]})")
     return lines, example_day
 
 
