@@ -12,7 +12,7 @@ normalization, validation, quarantine, JSON Lines writing, manifests).
 
 Figures (per size N = records per retailer-day):
 - ingest_records_per_s: records received from the three APIs / pipeline wall time, at N;
-- ingest_peak_rss_mb: the child's peak RSS at the largest size (N x scale);
+- ingest_peak_rss_mb: the child's own peak RSS (VmHWM) at the largest size (N x scale);
 - ingest_<N>_records, _seconds, _records_per_s, _peak_rss_mb for every size;
 - ingest_scale_time_ratio: time at N x scale / time at N (linear paging keeps it ~ scale).
 """
@@ -78,7 +78,21 @@ def _child(spec_path: str) -> None:
         written += m["rows_written"]
         quarantined += m["rows_quarantined"]
     print("BENCH " + json.dumps({"seconds": seconds, "received": received, "written": written,
-                                 "quarantined": quarantined, "peak_rss_mb": peak_rss_mb()}))
+                                 "quarantined": quarantined, "peak_rss_mb": _own_peak_rss_mb()}))
+
+
+def _own_peak_rss_mb() -> float:
+    """This process's own peak RSS. Linux keeps ru_maxrss across fork+exec, so a child started
+    by the parent (which seeded millions of rows just before) would report the parent's peak;
+    VmHWM in /proc/self/status is the high-water mark of this process image only."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_rss_mb()
 
 
 # -- parent: servers, seeding, children ---------------------------------------------------

@@ -15,8 +15,8 @@ the window are refused (the window's days are the only partitions this run may r
 the raw zone with the canonical columns and dtypes (str, int64 quantity and source_page,
 float64 money), for the quarantine zone with `reasons` as lists.
 
-JSON Lines are written by DuckDB from the DataFrame (about 1 s per million records, UTF-8,
-nulls as `null`), read back with pyarrow's JSON reader.
+JSON Lines are written by DuckDB from the DataFrame as an Arrow table (text columns shared with
+the frame, not copied; UTF-8, nulls as `null`), read back with pyarrow's JSON reader.
 """
 
 from __future__ import annotations
@@ -55,6 +55,18 @@ _QUARANTINE_ARROW = pa.schema(
 _SCHEMAS = {"raw": _CANONICAL_ARROW, "quarantine": _QUARANTINE_ARROW}
 
 
+def _to_arrow(data: pd.DataFrame) -> pa.Table:
+    """The frame as an Arrow table, column by column (text columns zero-copy; NaN as null)."""
+    arrays, names = [], []
+    for name in data.columns:
+        column = data[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.astype("str")
+        arrays.append(pa.array(column, from_pandas=True))  # Arrow-backed columns: no copy
+        names.append(str(name))
+    return pa.Table.from_arrays(arrays, names=names)
+
+
 class RawZoneDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     """Day-partitioned JSON Lines of one retailer, for the run's window.
 
@@ -82,7 +94,7 @@ class RawZoneDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         date_column: str = "sale_date",
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
-        duckdb_threads: int = 2,
+        duckdb_threads: int = 1,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         if not root:
@@ -97,6 +109,8 @@ class RawZoneDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         self._storage_options = {**(credentials or {}), **(fs_args or {})}
         self._fs = fsspec.filesystem(self._protocol, **self._storage_options)
         self._local = self._protocol == "file"
+        # One thread: DuckDB's ordered parallel COPY buffers the output (1M records took 1.5 GB
+        # more and was slower on two cores); a single writer streams it.
         self._threads = duckdb_threads
         self.metadata = metadata
 
@@ -133,6 +147,10 @@ class RawZoneDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 f"window {self._days[0]}..{self._days[-1]}; only the window's partitions may be replaced"
             )
         positions = data.groupby(dates, sort=False).indices if len(data) else {}
+        del dates
+        # DuckDB writes from an Arrow table: the frame's Arrow-backed text columns are shared,
+        # not converted to Python objects, so writing costs little memory beyond the frame.
+        table = _to_arrow(data) if len(data) else None
         con = duckdb.connect(config={"threads": self._threads})
         try:
             for key, day in days.items():
@@ -141,10 +159,13 @@ class RawZoneDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 if rows is None or len(rows) == 0:
                     self._remove(path)
                     continue
-                part = data.iloc[rows] if len(rows) != len(data) else data
+                part = table.take(pa.array(rows)) if len(rows) != len(data) else table
                 self._write(con, part, path)
+                del part
         finally:
             con.close()
+            del table
+            pa.default_memory_pool().release_unused()  # the allocator would keep it otherwise
         log.info("%s: wrote %d %s records over %d day(s) under %s", self._retailer, len(data), self._zone,
                  len(days), self._display(str(PurePosixPath(self._root, self._zone, self._retailer))))
 
@@ -153,7 +174,7 @@ class RawZoneDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             self._fs.rm(path)
             log.info("%s: removed %s (no rows for that day any more)", self._retailer, self._display(path))
 
-    def _write(self, con: duckdb.DuckDBPyConnection, part: pd.DataFrame, path: str) -> None:
+    def _write(self, con: duckdb.DuckDBPyConnection, part: pa.Table, path: str) -> None:
         if self._local:
             folder = os.path.dirname(path)
             os.makedirs(folder, exist_ok=True)
@@ -176,7 +197,7 @@ class RawZoneDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             os.remove(tmp)
 
     @staticmethod
-    def _jsonl(con: duckdb.DuckDBPyConnection, part: pd.DataFrame, target: str) -> None:
+    def _jsonl(con: duckdb.DuckDBPyConnection, part: pa.Table, target: str) -> None:
         con.register("part", part)
         try:
             escaped = target.replace("'", "''")

@@ -5,9 +5,15 @@ credentials, endpoint, method, auth header, date parameter names (query or JSON 
 (page number, offset or cursor), page size, timeouts and retries. Like dlt's declarative REST
 source, everything a retailer does differently is configuration.
 
-Load returns a DataFrame of the records as served (source field names, raw values) plus
-`source_page` (page number, or request number for offset/cursor paging) and `source_record`
-(the record as a JSON string). Extraction statistics are in `df.attrs["extraction"]`.
+Load returns a DataFrame of the records as served (source field names, raw values: the
+declared `fields` when given, every field otherwise; anything else stays in `source_record`)
+plus `source_page` (page number, or request number for offset/cursor paging) and
+`source_record` (the record as a JSON string, re-serialized by orjson). Extraction statistics
+are in `df.attrs["extraction"]`. Each page is turned into compact Arrow-backed columns as it
+arrives (text as `str`, numbers as int64/float64, mixed values as Python objects: the dtypes
+pandas would infer), so a big window never holds its records as Python objects; the next
+request is in flight meanwhile (`concurrency` requests for page/offset paging, one ahead for
+sequential offset and cursor paging).
 
 Failures:
 - connection errors, timeouts, incomplete reads, 5xx and 429 are retried with exponential
@@ -28,13 +34,14 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from copy import deepcopy
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import numpy as np
 import orjson
 import pandas as pd
+import pyarrow as pa
 import requests
 from kedro.io.core import AbstractDataset, DatasetError
 
@@ -178,6 +185,7 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
         raise DatasetError(f"{self._retailer}: RetailerApiDataset is read-only (the retailer's API)")
 
     def load(self) -> pd.DataFrame:
+        pa.default_memory_pool().release_unused()  # what earlier nodes freed, before a big window
         started = time.perf_counter()
         stats = _Stats()
         session = requests.Session()
@@ -188,7 +196,10 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
             frames, source_total = self._extract(session, stats)
         finally:
             session.close()
+        pages = len(frames)
         data = self._to_frame(frames)
+        del frames[:]
+        pa.default_memory_pool().release_unused()  # page buffers: back to the OS
         data.attrs["extraction"] = {
             "retailer_code": self._retailer,
             "url": self._url,
@@ -196,7 +207,7 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
             "window_end": self._window[1].isoformat(),
             "paging": self._paging["style"],
             "page_size": int(self._paging["page_size"]),
-            "pages": len(frames),
+            "pages": pages,
             "requests": stats.requests,
             "retries": stats.retries,
             "source_total": source_total,
@@ -205,15 +216,15 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
             "extracted_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         log.info("%s: extracted %d records in %d pages (%d requests, %d retries) from %s in %.1fs",
-                 self._retailer, len(data), len(frames), stats.requests, stats.retries, self._url,
+                 self._retailer, len(data), pages, stats.requests, stats.retries, self._url,
                  data.attrs["extraction"]["elapsed_s"])
         return data
 
     # -- paging ----------------------------------------------------------------------------------
-    def _extract(self, session: requests.Session, stats: _Stats) -> tuple[list[pd.DataFrame], int | None]:
+    def _extract(self, session: requests.Session, stats: _Stats) -> tuple[list[_Page], int | None]:
         style = self._paging["style"]
         size = int(self._paging["page_size"])
-        frames: list[pd.DataFrame] = []
+        frames: list[_Page] = []
         if style == "page":
             first = int(self._paging["first_page"])
             body = self._fetch(session, stats, {self._paging["page_param"]: first, self._paging["size_param"]: size})
@@ -237,32 +248,53 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
                 for number, page in enumerate(self._fetch_many(session, stats, rest), start=2):
                     frames.append(self._page_frame(page, number))
                 return frames, total
-            while next_offset is not None:
-                body = self._fetch(session, stats, {offset_param: next_offset, self._paging["size_param"]: size})
-                frames.append(self._page_frame(body, len(frames) + 1))
-                following = self._next(body, next_field, int)
-                if following is not None and following <= next_offset:
-                    self._malformed(f"{next_field} went backwards ({next_offset} -> {following})", body)
-                next_offset = following
-                self._check_page_count(frames)
+            # Sequential offset paging: the next request is in flight while this page's
+            # records are turned into columns.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._retailer) as pool:
+                pending = None
+                if next_offset is not None:
+                    pending = pool.submit(self._fetch, session, stats,
+                                          {offset_param: next_offset, self._paging["size_param"]: size})
+                while pending is not None:
+                    body = pending.result()
+                    following = self._next(body, next_field, int)
+                    if following is not None and following <= next_offset:
+                        self._malformed(f"{next_field} went backwards ({next_offset} -> {following})", body)
+                    next_offset = following
+                    pending = None
+                    if next_offset is not None and len(frames) + 1 <= MAX_PAGES:
+                        pending = pool.submit(self._fetch, session, stats,
+                                              {offset_param: next_offset, self._paging["size_param"]: size})
+                    frames.append(self._page_frame(body, len(frames) + 1))
+                    if next_offset is not None:
+                        self._check_page_count(frames)
             return frames, total
-        # cursor
+        # cursor: sequential by nature; the next request is in flight while this page's records
+        # are turned into columns.
         cursor_param, next_field = self._paging["cursor_param"], self._paging["next_field"]
-        cursor: str | None = None
         seen: set[str] = set()
-        while True:
+
+        def request(cursor: str | None) -> dict:
             params = {self._paging["size_param"]: size}
             if cursor is not None:
                 params[cursor_param] = cursor
-            body = self._fetch(session, stats, params)
-            frames.append(self._page_frame(body, len(frames) + 1))
-            cursor = self._next(body, next_field, str)
-            if cursor is None:
-                break
-            if cursor in seen:
-                self._malformed(f"{next_field} repeated a cursor it had already returned", body)
-            seen.add(cursor)
-            self._check_page_count(frames)
+            return self._fetch(session, stats, params)
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix=self._retailer) as pool:
+            pending = pool.submit(request, None)
+            while True:
+                body = pending.result()
+                cursor = self._next(body, next_field, str)
+                if cursor is not None:
+                    if cursor in seen:
+                        self._malformed(f"{next_field} repeated a cursor it had already returned", body)
+                    seen.add(cursor)
+                    if len(frames) + 1 <= MAX_PAGES:
+                        pending = pool.submit(request, cursor)
+                frames.append(self._page_frame(body, len(frames) + 1))
+                if cursor is None:
+                    break
+                self._check_page_count(frames)
         total_field = self._paging.get("total_field")
         return frames, (self._int_field(body, total_field) if total_field else None)
 
@@ -284,7 +316,13 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
                 for paging in todo:
                     pending.append(pool.submit(self._fetch, session, stats, paging))
                     if len(pending) >= self._concurrency:
-                        yield pending.popleft().result()
+                        body = pending.popleft().result()
+                        # refill before handing the page over, so `concurrency` requests stay
+                        # in flight while the caller turns this one into columns
+                        following = next(todo, None)
+                        if following is not None:
+                            pending.append(pool.submit(self._fetch, session, stats, following))
+                        yield body
                 while pending:
                     yield pending.popleft().result()
             finally:
@@ -426,21 +464,97 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
         return value
 
     # -- records -> frame ------------------------------------------------------------------------
-    def _page_frame(self, body: dict, number: int) -> pd.DataFrame:
+    # Pages are turned into compact Arrow columns as they arrive (only the published fields, plus
+    # source_record and source_page), so a big window never holds every source value as a
+    # Python object; the columns are concatenated once at the end.
+    def _page_frame(self, body: dict, number: int) -> _Page:
         records = body.pop(self._records_key)
-        frame = pd.DataFrame(records) if records else pd.DataFrame()
+        n = len(records)
+        present = set().union(*records) if records else set()
+        names = self._fields or list(dict.fromkeys(key for record in records for key in record))
+        columns: dict[str, Any] = {}
+        for name in names:
+            if name not in present:
+                continue  # absent from the whole page: the column may still come with another page
+            values = [record.get(name) for record in records]
+            try:
+                array = pa.array(values, from_pandas=True)
+                if pa.types.is_string(array.type):
+                    array = array.cast(pa.large_string())  # pandas' str layout: no copy later
+                columns[name] = array
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+                # mixed types as served (e.g. text in a numeric field): kept as Python objects
+                columns[name] = np.array(values, dtype=object)
         dumps = orjson.dumps
-        frame["source_record"] = pd.Series([dumps(r).decode() for r in records], dtype="str")
-        frame["source_page"] = number
-        return frame
+        source_record = pa.array([dumps(r).decode() for r in records], type=pa.large_string())
+        return _Page(number=number, rows=n, columns=columns, source_record=source_record)
 
-    def _to_frame(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
-        frames = [f for f in frames if len(f)]
-        if not frames:
+    def _to_frame(self, frames: list[_Page]) -> pd.DataFrame:
+        pages = [page for page in frames if page.rows]
+        if not pages:
             columns = {name: pd.Series([], dtype=object) for name in self._fields}
             columns["source_record"] = pd.Series([], dtype="str")
             columns["source_page"] = pd.Series([], dtype="int64")
             return pd.DataFrame(columns)
-        data = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-        data["source_page"] = data["source_page"].astype("int64")
-        return data
+        names = list(dict.fromkeys(name for page in pages for name in page.columns))
+        if self._fields:
+            order = {name: i for i, name in enumerate(self._fields)}
+            names.sort(key=lambda name: order.get(name, len(order)))
+        data: dict[str, Any] = {}
+        for name in names:
+            data[name] = _concat_column([(page.columns.get(name), page.rows) for page in pages])
+            for page in pages:  # free each page's part as soon as it is merged
+                page.columns.pop(name, None)
+        data["source_record"] = pd.Series(
+            pa.chunked_array([page.source_record for page in pages], type=pa.large_string()).to_pandas())
+        data["source_page"] = np.repeat(np.array([page.number for page in pages], dtype="int64"),
+                                        [page.rows for page in pages])
+        return pd.DataFrame(data, copy=False)
+
+
+class _Page:
+    """One page of records as columns (Arrow arrays, or object arrays for mixed types)."""
+
+    __slots__ = ("columns", "number", "rows", "source_record")
+
+    def __init__(self, number: int, rows: int, columns: dict[str, Any], source_record: pa.Array) -> None:
+        self.number = number
+        self.rows = rows
+        self.columns = columns
+        self.source_record = source_record
+
+    def __len__(self) -> int:
+        return self.rows
+
+
+def _concat_column(parts: list[tuple[Any, int]]) -> pd.Series:
+    """One source field over all pages, with the dtypes pandas would infer for the records
+    (str for text, int64/float64 for numbers, object for mixed or absent values)."""
+    arrays = [part for part, _ in parts]
+    kinds = {a.type for a in arrays if isinstance(a, pa.Array) and not pa.types.is_null(a.type)}
+    mixed = any(not isinstance(a, pa.Array) for a in arrays if a is not None)
+    target = None
+    if not mixed and len(kinds) == 1:
+        target = next(iter(kinds))
+    elif not mixed and all(pa.types.is_integer(k) or pa.types.is_floating(k) for k in kinds):
+        target = pa.float64()  # ints and floats, or only nulls: float64 (NaN), as pandas infers
+    if target is not None:
+        if pa.types.is_string(target):
+            target = pa.large_string()
+        flat = (pa.types.is_large_string(target) or pa.types.is_integer(target)
+                or pa.types.is_floating(target) or pa.types.is_boolean(target))
+        if not flat or (pa.types.is_boolean(target) and any(a is None or a.null_count for a in arrays)):
+            target = None  # nested values, or bool with nulls: pandas keeps Python objects
+    if target is not None:
+        chunks = [pa.nulls(rows, target) if a is None else a.cast(target) for a, rows in parts]
+        return pd.Series(pa.chunked_array(chunks, type=target).to_pandas())
+    pieces = []
+    for a, rows in parts:
+        if a is None:
+            pieces.append(np.full(rows, None, dtype=object))
+        elif isinstance(a, pa.Array):
+            pieces.append(np.array(a.to_pylist(), dtype=object))
+        else:
+            pieces.append(a)
+    values = np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+    return pd.Series(values, dtype=object)
