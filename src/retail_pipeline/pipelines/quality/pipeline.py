@@ -15,12 +15,6 @@ from retail_pipeline.settings import RETAILERS
 from . import nodes
 
 
-def _assemble(run_id, run_date, volume, completeness, business_rules, uniqueness,
-              referential_integrity, freshness, reconciliation, quarantine_rate):
-    return nodes.assemble_results(run_id, run_date, volume, completeness, business_rules, uniqueness,
-                                  referential_integrity, freshness, reconciliation, quarantine_rate)
-
-
 def create_pipeline(**kwargs) -> Pipeline:
     params = "params:quality"
     return Pipeline(
@@ -50,7 +44,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                  "dq_reconciliation_results", name="dq_check_reconciliation"),
             Node(nodes.check_quarantine_rate, ["dq_reconciliation_query", "dq_manifests", params],
                  "dq_quarantine_rate_results", name="dq_check_quarantine_rate"),
-            Node(_assemble,
+            Node(nodes.assemble_results,
                  ["params:run_id", "params:run_date", "dq_volume_results", "dq_completeness_results",
                   "dq_business_rules_results", "dq_uniqueness_results",
                   "dq_referential_integrity_results", "dq_freshness_results",
