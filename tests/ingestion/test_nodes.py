@@ -9,6 +9,7 @@ import yaml
 
 from retail_pipeline.pipelines.ingestion.nodes import (
     build_manifest,
+    ingest_sales,
     normalize_sales,
     split_valid_quarantine,
 )
@@ -183,3 +184,15 @@ def test_a_renamed_source_field_fails_loudly():
     records = [{k if k != "sku" else "product_sku": v for k, v in r1().items()}]
     with pytest.raises(KeyError, match="'sku'.*not in the extracted records"):
         run("retailer_1", records)
+
+
+def test_ingest_sales_node_is_normalize_then_split():
+    records = [r2("TXN-1"), r2("TXN-2", qty=0, amount="0.00"), r2("TXN-3", unit_cost="1,10")]
+    raw, quarantine, summary, stats = ingest_sales(api_frame(records, "retailer_2"), PARAMS["retailer_2"]["source"],
+                                                   "run-1")
+    expected_raw, expected_quarantine, expected_summary, expected_stats = run("retailer_2", records)
+    pd.testing.assert_frame_equal(raw.drop(columns="ingested_at"), expected_raw.drop(columns="ingested_at"))
+    assert quarantine["reasons"].map(list).tolist() == expected_quarantine["reasons"].map(list).tolist()
+    assert summary == expected_summary and summary["rows_received"] == 3
+    assert {k: v for k, v in stats.items() if k != "ingested_at"} == {
+        k: v for k, v in expected_stats.items() if k != "ingested_at"}

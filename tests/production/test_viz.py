@@ -53,7 +53,7 @@ def test_site_has_the_three_pipelines_with_their_nodes_and_datasets(viz_build):
     main = _api(viz_build, "main")
     assert {p["id"] for p in main["pipelines"]} >= {"ingestion", "transformation", "quality", "__default__"}
     expected = {
-        "ingestion": ({"normalize_sales", "split_valid_quarantine", "build_manifest"},
+        "ingestion": ({"ingest_sales", "build_manifest"},
                       {"retailer_1.api_sales", "retailer_2.raw_sales", "retailer_3.ingestion_manifest"}),
         "transformation": ({"stage_sales", "build_star_schema"},
                            {"retailer_1.raw_sales", "staged_sales", "warehouse_star_schema"}),

@@ -10,6 +10,10 @@ lazily over all rows, turns its failure cases into readable reasons per row, and
 rows into `raw_sales` (valid) and `quarantined_sales` (with `reasons`). It also counts rows per
 day so that received = written + quarantined can be checked per retailer and day.
 
+`ingest_sales` is the node: it calls the two in turn, so a retailer's normalized frame lives
+only inside that node (never as a dataset waiting for another node) and is freed when it
+returns, before the next retailer is extracted.
+
 `build_manifest` writes those counts and the extraction statistics (pages, requests, retries,
 the source's own total) into the run's manifest.
 
@@ -27,7 +31,6 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow
-import pyarrow.compute as pc
 
 from retail_pipeline.run_window import parse_run_date, window_dates
 from retail_pipeline.schemas.canonical import (
@@ -48,9 +51,6 @@ REQUIRED_MAPPING = ("transaction_id", "transaction_ts", "product_sku", "product_
                     "unit_price", "total_amount")
 _DECIMAL_TEXT = r"^[+-]?\d+(\.\d+)?$"
 ISSUES = "_issues"  # column of [(canonical column, reason), ...] or None, normalized frame only
-# Few distinct values per window: held as categoricals in the normalized frame (it waits in
-# memory until the split), expanded to `str` for validation and the raw zone.
-LOW_CARDINALITY = ("category", "store_id")
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,126 +161,46 @@ def _timestamps(raw: pd.Series, spec: dict, source: str, issues: _Issues) -> pd.
     return ts
 
 
+def _decode(codes: np.ndarray, labels: list[str]) -> pd.Series:
+    """A `str` column from codes into labels (code -1: null), built by Arrow in one pass."""
+    indices = pyarrow.array(codes, mask=codes < 0, type=pyarrow.int32())
+    dictionary = pyarrow.array(labels, type=pyarrow.large_string())
+    text = pyarrow.DictionaryArray.from_arrays(indices, dictionary).dictionary_decode()
+    return pd.Series(pd.array(text, dtype="str"))
+
+
 def _iso_utc(ts: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(ISO 8601 'YYYY-MM-DDTHH:MM:SS[.fff]Z', 'YYYY-MM-DD' as a categorical), nulls kept.
+    """(ISO 8601 'YYYY-MM-DDTHH:MM:SS[.fff]Z', 'YYYY-MM-DD'), nulls kept.
 
     A window has far fewer distinct instants than records, so each distinct value is
-    formatted once and the column is built from them.
+    formatted once and the columns are built from them.
     """
     naive = ts.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     missing = np.isnat(naive)
-    micros = naive[~missing]
-    distinct, inverse = np.unique(micros, return_inverse=True)
+    distinct, inverse = np.unique(naive[~missing], return_inverse=True)
+    inverse = inverse.reshape(-1)
     whole = distinct.astype("datetime64[s]")
     labels = np.datetime_as_string(whole, unit="s").astype(object)
     sub_second = distinct != whole
     if sub_second.any():
         labels[sub_second] = np.datetime_as_string(distinct[sub_second].astype("datetime64[ms]"), unit="ms")
-    labels = pyarrow.array([f"{label}Z" for label in labels], type=pyarrow.large_string())
-    codes = np.zeros(len(naive), dtype="int32")
-    codes[~missing] = inverse.reshape(-1)
-    indices = pyarrow.array(codes, mask=missing, type=pyarrow.int32())
-    text = pyarrow.DictionaryArray.from_arrays(indices, labels).dictionary_decode()
-    days = np.unique(whole.astype("datetime64[D]"), return_inverse=True)
-    day_labels = pd.Index(np.datetime_as_string(days[0], unit="D"), dtype="str")
+    days, day_of_distinct = np.unique(whole.astype("datetime64[D]"), return_inverse=True)
+    ts_codes = np.full(len(naive), -1, dtype="int32")
+    ts_codes[~missing] = inverse
     day_codes = np.full(len(naive), -1, dtype="int32")
-    day_codes[~missing] = days[1].reshape(-1)[inverse.reshape(-1)]
-    day = pd.Categorical.from_codes(day_codes, categories=day_labels)
-    return (pd.Series(pd.array(text, dtype="str"), index=ts.index),
-            pd.Series(day, index=ts.index))
+    day_codes[~missing] = day_of_distinct.reshape(-1)[inverse]
+    return (_decode(ts_codes, [f"{label}Z" for label in labels]),
+            _decode(day_codes, list(np.datetime_as_string(days, unit="D"))))
 
 
 def _constant(value: str, n: int) -> pd.Series:
-    """A column holding one value (retailer code, run id): a categorical, one byte a row."""
-    return pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype="int8"),
-                                               categories=pd.Index([value], dtype="str")))
-
-
-def _as_str(values: pd.Series) -> pd.Series:
-    """The `str` column the canonical model and the raw zone expect (categoricals expanded)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()
-        categories = pyarrow.array(values.cat.categories.astype("str"), type=pyarrow.large_string())
-        indices = pyarrow.array(codes, mask=codes < 0, type=pyarrow.int32())
-        text = pyarrow.DictionaryArray.from_arrays(indices, categories).dictionary_decode()
-        return pd.Series(pd.array(text, dtype="str"), index=values.index, name=values.name)
-    return values
-
-
-class PackedText:
-    """A text column held zstd-compressed in blocks (one per extraction page), immutable.
-
-    The normalized frame waits in memory until its split, and with one namespace per retailer
-    every retailer's normalized frame waits at once; the source records (JSON text, most of a
-    frame's bytes) compress about tenfold, so they wait compressed and are expanded once, by
-    the split. `copy.deepcopy` (pandas copies `attrs` that way) returns the same object.
-    """
-
-    CODEC = "zstd"
-
-    def __init__(self, values: pd.Series) -> None:
-        array = pyarrow.array(values, type=pyarrow.large_string(), from_pandas=True)
-        chunks = array.chunks if isinstance(array, pyarrow.ChunkedArray) else [array]
-        self._blocks = []
-        for chunk in chunks:
-            if not len(chunk):
-                continue
-            buffers = chunk.buffers()
-            offsets = np.frombuffer(buffers[1], dtype="int64")[chunk.offset:chunk.offset + len(chunk) + 1]
-            start, end = int(offsets[0]), int(offsets[-1])
-            data = buffers[2]
-            body = data[start:end] if data is not None and end > start else pyarrow.py_buffer(b"")
-            nulls = chunk.is_null().to_numpy(zero_copy_only=False) if chunk.null_count else None
-            self._blocks.append((len(chunk), offsets - start, pyarrow.compress(body, codec=self.CODEC, asbytes=True),
-                                 body.size, nulls))
-        self._length = sum(block[0] for block in self._blocks)
-
-    def __len__(self) -> int:
-        return self._length
-
-    def __deepcopy__(self, memo: dict) -> PackedText:
-        return self
-
-    def unpack(self, keep: np.ndarray | None = None) -> pd.Series:
-        """The column again, as `str` (Arrow-backed); only the rows where `keep` is true if
-        given (block by block, so the whole column is never expanded beside the result)."""
-        arrays = []
-        start = 0
-        for length, offsets, packed, size, nulls in self._blocks:
-            mask = None
-            if keep is not None:
-                mask = keep[start:start + length]
-                start += length
-                if not mask.any():
-                    continue
-            data = pyarrow.decompress(packed, decompressed_size=size, codec=self.CODEC) if size else pyarrow.py_buffer(b"")
-            array = pyarrow.LargeStringArray.from_buffers(length, pyarrow.py_buffer(offsets), data)
-            if nulls is not None:
-                array = pc.if_else(pyarrow.array(nulls), pyarrow.scalar(None, pyarrow.large_string()), array)
-            if mask is not None and not mask.all():
-                array = array.filter(pyarrow.array(mask))
-            arrays.append(array)
-        if not arrays:
-            return pd.Series([], dtype="str")
-        return pd.Series(pyarrow.chunked_array(arrays, type=pyarrow.large_string()).to_pandas())
-
-
-PACKED_RECORDS = "packed_source_record"  # normalized.attrs key: source_record, compressed
-
-
-def _source_records(normalized: pd.DataFrame) -> PackedText | None:
-    """Expand the compressed source records of a normalized frame into its column (in place)."""
-    packed = normalized.attrs.pop(PACKED_RECORDS, None)
-    if packed is not None:
-        if len(packed) != len(normalized):  # pragma: no cover - invariant
-            raise AssertionError(f"{len(packed)} source records for {len(normalized)} rows")
-        normalized["source_record"] = packed.unpack().set_axis(normalized.index)
-    return packed
+    """A `str` column holding one value (retailer code, run id, ingestion time)."""
+    return _decode(np.zeros(n, dtype="int32"), [value])
 
 
 def release_memory() -> None:
     """Hand memory freed by Arrow back to the OS (its allocator keeps it for reuse otherwise,
-    and numpy/Python cannot reuse it): called between the big steps of a window."""
+    and numpy/Python cannot reuse it): called between retailers and between the steps."""
     pyarrow.default_memory_pool().release_unused()
 
 
@@ -299,9 +219,8 @@ def normalize_sales(api_sales: pd.DataFrame, source: dict, run_id: str) -> tuple
         run_id: lineage id of this run.
 
     Returns:
-        The canonical frame (with an `_issues` column for the split) and the extraction stats.
-        Low-cardinality text columns are categoricals and `source_record` waits compressed in
-        `attrs` (see `PackedText`); `split_valid_quarantine` gives the canonical dtypes back.
+        The canonical frame (canonical dtypes, plus an `_issues` column for the split) and the
+        extraction stats. `source_record` is the extracted column itself, not a copy.
     """
     code = source["retailer_code"]
     fields = dict(source["fields"])
@@ -318,8 +237,7 @@ def normalize_sales(api_sales: pd.DataFrame, source: dict, run_id: str) -> tuple
     issues = _Issues(n)
     out: dict[str, pd.Series] = {"retailer_code": _constant(code, n)}
     for name in TEXT_FIELDS:
-        text = _text(_source_column(frame, fields, name), blank_is_null=name in BLANK_IS_NULL)
-        out[name] = text.astype("category") if name in LOW_CARDINALITY else text
+        out[name] = _text(_source_column(frame, fields, name), blank_is_null=name in BLANK_IS_NULL)
     out["quantity"] = _quantity(_source_column(frame, fields, "quantity"), fields["quantity"], issues)
     money_style = source.get("money", "number")
     for name in MONEY_FIELDS:
@@ -327,19 +245,16 @@ def normalize_sales(api_sales: pd.DataFrame, source: dict, run_id: str) -> tuple
         out[name] = _money(raw, money_style, name, fields.get(name) or "-", issues)
     ts = _timestamps(_source_column(frame, fields, "transaction_ts"), source.get("timestamp") or {},
                      fields["transaction_ts"], issues)
-    out["transaction_ts"], out["sale_date"] = _iso_utc(ts)  # sale_date: categorical
+    out["transaction_ts"], out["sale_date"] = _iso_utc(ts)
     del ts
-    packed = PackedText(frame["source_record"])  # waits compressed; see PackedText
-    out["source_record"] = pd.Series(np.full(n, None, dtype=object), dtype="str")  # placeholder
+    out["source_record"] = frame["source_record"].astype("str")
     out["source_page"] = frame["source_page"].astype("int64")
     out["run_id"] = _constant(str(run_id), n)
     out["ingested_at"] = _constant(ingested_at, n)
     normalized = pd.DataFrame(out, columns=list(CANONICAL_COLUMNS), copy=False)
     del out, frame
     normalized[ISSUES] = issues.column()
-    normalized.attrs[PACKED_RECORDS] = packed
     log.info("%s: normalized %d records (%d with parse issues)", code, n, len(issues.by_row))
-    release_memory()
     return normalized, stats
 
 
@@ -384,7 +299,7 @@ def _reason(column: str | None, check: str, value: Any, row: dict | None) -> str
 
 def _validation_view(normalized: pd.DataFrame) -> pd.DataFrame:
     """The canonical columns with exact dtypes; null quantities become 0 (reported as missing)."""
-    columns = {name: _as_str(normalized[name]) for name in CANONICAL_COLUMNS}
+    columns = {name: normalized[name] for name in CANONICAL_COLUMNS}
     columns["quantity"] = columns["quantity"].fillna(0).astype("int64")
     return pd.DataFrame(columns, copy=False)
 
@@ -489,24 +404,18 @@ def split_valid_quarantine(normalized: pd.DataFrame, extraction_stats: dict) -> 
             `sale_date` = its business date, or the run date when it has none in the window.
         summary: per-day and total counts, and reasons counted by kind, for the manifest.
 
-    The normalized frame is consumed: its columns move into the two outputs one by one, so a
-    window is held about once (`normalized_sales` is an in-memory intermediate passed by
-    reference, `copy_mode: assign`).
+    The normalized frame is consumed: its columns move into the two outputs one by one (it is
+    left without them), so a window is held about once, not twice. Pass a frame you own.
     """
-    release_memory()  # what the previous nodes freed (e.g. an extraction frame)
     window_start = parse_run_date(extraction_stats["window_start"]).isoformat()
     window_end = parse_run_date(extraction_stats["window_end"]).isoformat()
     days = [d.isoformat() for d in window_dates(window_start, window_end)]
-    if not isinstance(normalized.index, pd.RangeIndex) or normalized.index.start != 0 \
-            or normalized.index.step != 1:
+    if not normalized.index.equals(pd.RangeIndex(len(normalized))):
         normalized = normalized.reset_index(drop=True)
     n = len(normalized)
-    packed = _source_records(normalized)
 
     reasons = row_reasons(normalized)
-    if packed is not None:
-        del normalized["source_record"]  # expanded again below, row subsets only
-        release_memory()
+    release_memory()  # what the validation's Arrow string checks allocated
     sale_date = normalized["sale_date"]
     outside = (sale_date.notna() & ~sale_date.isin(days)).to_numpy()
     for pos in np.flatnonzero(outside):
@@ -520,32 +429,17 @@ def split_valid_quarantine(normalized: pd.DataFrame, extraction_stats: dict) -> 
         bad[list(reasons)] = True
     good = ~bad
     positions = np.flatnonzero(bad)
-    # Column by column, each column leaving the normalized frame as it is split: the normalized
-    # frame (an in-memory intermediate passed by reference) is consumed, so a window is held
-    # about once, not twice, at any moment.
     valid_columns: dict[str, pd.Series] = {}
     held_columns: dict[str, pd.Series] = {}
-    for name in CANONICAL_COLUMNS:
-        if name == "source_record" and packed is not None:
-            valid_columns[name] = packed.unpack(good)
-            held_columns[name] = packed.unpack(bad)
-            continue
-        column = normalized[name]
-        if bad.any():
-            valid_columns[name] = _as_str(column[good]).reset_index(drop=True)
-            held_columns[name] = _as_str(column[bad]).reset_index(drop=True)
-        else:
-            valid_columns[name] = _as_str(column).reset_index(drop=True)
-            held_columns[name] = _as_str(column.iloc[:0]).reset_index(drop=True)
+    for name in CANONICAL_COLUMNS:  # each column leaves the normalized frame as it is split
+        column = normalized.pop(name)
+        valid_columns[name] = column[good].reset_index(drop=True) if bad.any() else column
+        held_columns[name] = column[bad].reset_index(drop=True)
         del column
-        if name in normalized.columns:
-            del normalized[name]
-    normalized.attrs.clear()
     valid = pd.DataFrame(valid_columns, copy=False)
-    del valid_columns
-    valid["quantity"] = valid["quantity"].astype("int64")
-
     quarantined = pd.DataFrame(held_columns, copy=False)
+    del valid_columns, held_columns
+    valid["quantity"] = valid["quantity"].astype("int64")
     quarantined["quantity"] = quarantined["quantity"].astype("Int64")  # whole numbers or null
     quarantined["reasons"] = pd.Series([reasons[int(pos)] for pos in positions], index=quarantined.index,
                                        dtype=object)
@@ -575,10 +469,30 @@ def split_valid_quarantine(normalized: pd.DataFrame, extraction_stats: dict) -> 
     if summary["rows_written"] + summary["rows_quarantined"] != n:  # pragma: no cover - invariant
         raise AssertionError(f"rows lost in the split: {n} received, {summary}")
     code = extraction_stats.get("retailer_code", "?")
-    release_memory()
     log.info("%s: %d received, %d valid, %d quarantined %s", code, n, len(valid), len(quarantined),
              summary["reasons_by_kind"] or "")
     return valid, quarantined, summary
+
+
+# --------------------------------------------------------------------------------------------
+# the node
+# --------------------------------------------------------------------------------------------
+def ingest_sales(api_sales: pd.DataFrame, source: dict, run_id: str) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
+    """One retailer's window: `normalize_sales`, then `split_valid_quarantine`.
+
+    One node, so the normalized frame never waits in memory for another node (with one
+    namespace per retailer, Kedro would run every retailer's normalization before any split);
+    the split consumes it, and it is gone when the node returns.
+
+    Returns:
+        raw_sales, quarantined_sales, summary (see `split_valid_quarantine`) and the
+        extraction stats (see `normalize_sales`).
+    """
+    release_memory()  # what the previous retailer's frames left in Arrow's pool
+    normalized, stats = normalize_sales(api_sales, source, run_id)
+    release_memory()
+    valid, quarantined, summary = split_valid_quarantine(normalized, stats)
+    return valid, quarantined, summary, stats
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
 """The `ingestion` pipeline: each retailer's API -> normalized, validated -> raw zone + quarantine.
 
-One namespace per retailer (`retailer_1`, ...): the nodes are the same functions, the datasets
-and parameters are the retailer's own (`retailer_N.api_sales`, `params:retailer_N.source`), so
-the three extract in parallel as separate tasks when scheduled (kedro-airflow groups by
-namespace). Adding a retailer is configuration: an entry in settings.RETAILERS, its catalog
-entry for the API, its parameters and its source model.
+One namespace per retailer (`retailer_1`, ...), two nodes each: `ingest_sales` (normalize,
+validate and split in one node, so no retailer's normalized frame waits in memory for another
+node) and `build_manifest`. The nodes are the same functions, the datasets and parameters are
+the retailer's own (`retailer_N.api_sales`, `params:retailer_N.source`), so the three extract in
+parallel as separate tasks when scheduled (kedro-airflow groups by namespace). Adding a retailer
+is configuration: an entry in settings.RETAILERS, its catalog entry for the API, its parameters
+and its source model.
 """
 
 from __future__ import annotations
@@ -13,23 +15,17 @@ from kedro.pipeline import Pipeline, node
 
 from retail_pipeline.settings import RETAILERS
 
-from .nodes import build_manifest, normalize_sales, split_valid_quarantine
+from .nodes import build_manifest, ingest_sales
 
 
 def _retailer_template() -> Pipeline:
     return Pipeline(
         [
             node(
-                normalize_sales,
+                ingest_sales,
                 inputs=["api_sales", "params:source", "params:run_id"],
-                outputs=["normalized_sales", "extraction_stats"],
-                name="normalize_sales",
-            ),
-            node(
-                split_valid_quarantine,
-                inputs=["normalized_sales", "extraction_stats"],
-                outputs=["raw_sales", "quarantined_sales", "ingestion_summary"],
-                name="split_valid_quarantine",
+                outputs=["raw_sales", "quarantined_sales", "ingestion_summary", "extraction_stats"],
+                name="ingest_sales",
             ),
             node(
                 build_manifest,
