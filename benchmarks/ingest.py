@@ -135,7 +135,7 @@ def _conf(workdir: Path, stack: _Stack, zone: Path) -> Path:
     shutil.copytree(PROJECT_ROOT / "conf", conf, ignore=shutil.ignore_patterns("local"))
     (conf / "local").mkdir(exist_ok=True)
     unused = {"con": "postgresql+psycopg2://unused:unused@127.0.0.1:1/unused"}
-    credentials = {"warehouse": unused, "warehouse_reader": unused}
+    credentials = {"warehouse": unused, "warehouse_reader": unused, "raw_zone": {}}
     for code, api in stack.apis.items():
         credentials[f"{code}_api"] = {"base_url": api.base_url, "api_key": stack.keys[code]}
     (conf / "local" / "credentials.yml").write_text(yaml.safe_dump(credentials))

@@ -227,6 +227,7 @@ def run_kedro_transformation(workdir: Path, raw_zone: Path, url: str) -> float:
     for n in (1, 2, 3):
         creds[f"retailer_{n}_api"] = {"base_url": f"http://127.0.0.1:{5000 + n}", "api_key": "unused"}
         creds[f"retailer_{n}_db"] = {"con": "postgresql://unused:unused@127.0.0.1:1/unused"}
+    creds["raw_zone"] = {}
     (conf / "local" / "credentials.yml").write_text(yaml.safe_dump(creds))
     configure_project("retail_pipeline")
     start = time.perf_counter()

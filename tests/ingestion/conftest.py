@@ -13,20 +13,14 @@ import pytest
 import yaml
 
 from retailers.common.registry import RETAILERS
-from tests.fixtures.kedro_project import PROJECT_ROOT
+from tests.fixtures.kedro_project import PLACEHOLDER_CREDENTIALS, PROJECT_ROOT
 
 BUCKET = "retail-raw-zone-test"
 
 
-# Other pipelines' catalog entries need their credentials to exist (never used here).
-UNUSED_CREDENTIALS = {
-    "warehouse": {"con": "postgresql+psycopg2://unused:unused@127.0.0.1:1/unused"},
-    "warehouse_reader": {"con": "postgresql+psycopg2://unused:unused@127.0.0.1:1/unused"},
-}
-
-
 def api_credentials(retailer_apis) -> dict:
-    return {**UNUSED_CREDENTIALS,
+    """The test APIs' credentials over placeholders for the rest (the s3 env has no conf/local)."""
+    return {**PLACEHOLDER_CREDENTIALS,
             **{f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]}
                for code, api in retailer_apis.items()}}
 
@@ -72,7 +66,7 @@ def s3_project(kedro_project, retailer_apis, s3_server, s3_bucket):
     prefix = f"{s3_bucket}/run-{uuid.uuid4().hex[:8]}"
     kedro_project.write_yaml("s3/credentials.yml", {
         **api_credentials(retailer_apis),
-        "raw_zone_s3": {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": s3_server}},
+        "raw_zone": {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": s3_server}},
     })
     kedro_project.write_yaml("s3/globals.yml", {"raw_zone": f"s3://{prefix}",
                                                 "reporting": str(kedro_project.data / "08_reporting")})

@@ -110,7 +110,9 @@ def test_up_writes_private_secrets_and_credentials(stack):
     for path in (stack.stack_dir / "secrets.json", Path(stack.env["RETAIL_CONF_LOCAL"]) / "credentials.yml"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     creds = stack.credentials
-    assert set(creds) == {"warehouse", "warehouse_reader", *(f"{c}_api" for c in CODES), *(f"{c}_db" for c in CODES)}
+    assert set(creds) == {"warehouse", "warehouse_reader", "raw_zone", *(f"{c}_api" for c in CODES),
+                          *(f"{c}_db" for c in CODES)}
+    assert creds["raw_zone"] == {}
     for n, code in enumerate(CODES, start=1):
         assert creds[f"{code}_api"] == {"base_url": f"http://127.0.0.1:{stack.env[f'RETAILER{n}_PORT']}",
                                         "api_key": f"retailer{n}_api_key_123"}

@@ -93,6 +93,7 @@ def prod_conf(tmp_path_factory, prod_warehouse, retailer_apis, retailer_database
         **{f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]}
            for code, api in retailer_apis.items()},
         **{f"{code}_db": {"con": dsn} for code, dsn in retailer_databases.items()},
+        "raw_zone": {},
     })
     return project
 

@@ -119,11 +119,6 @@ def test_tasks_cover_every_node_once_and_share_no_memory(dag_description, kedro_
     from kedro.framework.session import KedroSession
     from kedro_airflow.grouping import _is_memory_dataset
 
-    kedro_project.write_yaml("local/credentials.yml", {
-        "warehouse": {"con": "postgresql+psycopg2://u:p@127.0.0.1:1/x"},
-        "warehouse_reader": {"con": "postgresql+psycopg2://u:p@127.0.0.1:1/x"},
-        **{f"retailer_{n}_api": {"base_url": "http://127.0.0.1:1", "api_key": "k"} for n in (1, 2, 3)},
-    })
     configure_project("retail_pipeline")
     with KedroSession.create(project_path=ROOT, conf_source=str(kedro_project.conf)) as session:
         catalog = session.load_context().catalog

@@ -159,7 +159,7 @@ def test_generate_env_writes_private_secrets(tmp_path):
 def test_docker_credentials_reference_the_environment_only():
     creds = (ROOT / "docker" / "kedro" / "credentials.yml").read_text()
     parsed = yaml.safe_load(creds)
-    assert {"warehouse", "warehouse_reader", "raw_zone_s3"} <= set(parsed)
+    assert {"warehouse", "warehouse_reader", "raw_zone"} <= set(parsed)
     for value in _values(parsed):
         for match in re.finditer(r"://[^:/@\s]+:([^@\s]+)@", value):
             assert match.group(1).startswith("${oc.env:"), value

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.fixtures.kedro_project import PLACEHOLDER_CREDENTIALS
+
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["raw", "intermediate", "primary", "reporting"]
 
@@ -26,11 +28,7 @@ def viz_build(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copytree(ROOT / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
     (project / "conf" / "local").mkdir()
-    url = "postgresql+psycopg2://nobody:nothing@127.0.0.1:1/none"
-    (project / "conf" / "local" / "credentials.yml").write_text(yaml.safe_dump({
-        "warehouse": {"con": url}, "warehouse_reader": {"con": url},
-        **{f"retailer_{n}_api": {"base_url": "http://127.0.0.1:1", "api_key": "unused"} for n in (1, 2, 3)},
-    }))
+    (project / "conf" / "local" / "credentials.yml").write_text(yaml.safe_dump(PLACEHOLDER_CREDENTIALS))
     kedro = Path(sys.executable).parent / "kedro"
     result = subprocess.run([str(kedro), "viz", "build"], cwd=project, capture_output=True, text=True,
                             timeout=600, env={**os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "COLUMNS": "200"})

@@ -79,7 +79,7 @@ class RawZoneDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
           retailer: "{retailer}"
           window_start: ${window_start:...}
           window_end: ${run_date:...}
-          credentials: raw_zone_s3             # s3 env only: key, secret, client_kwargs
+          credentials: raw_zone                # s3fs options in env s3/docker; {} locally
     """
 
     def __init__(  # noqa: PLR0913

@@ -134,6 +134,7 @@ def credentials_yaml(config: StackConfig, passwords: dict[str, str]) -> str:
         )
     for r in RETAILERS:
         lines.append(f'{r.code}_db: {{con: "{db_url(config, r.db_name, LOADER_ROLE, loader, driver=False)}"}}')
+    lines.append("raw_zone: {}          # the raw zone is the local folder data/01_raw: no keys")
     return "\n".join(lines) + "\n"
 
 
