@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
+from retailers.common.paging import OffsetPager
 from retailers.common.web import (
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, base_app, json_text, keys_match, parse_int, parse_window,
     unauthorized,
@@ -16,16 +17,7 @@ from retailers.common.web import (
 CODE = "retailer_1"
 
 # Records are compact JSON built by row_to_json (numeric stays a JSON number).
-# OFFSET is the contract, but skipping N full rows is slow on big days: find the page's first
-# key with an index-only OFFSET scan, then read the page by keyset from that key (the two
-# scalar sub-selects become plan parameters, so the row comparison is an index condition).
-PAGE_SQL = """
-WITH first_key AS (
-    SELECT order_date, order_id FROM sales
-    WHERE order_date >= %(lo)s AND order_date < %(hi)s
-    ORDER BY order_date, order_id
-    OFFSET %(offset)s LIMIT 1
-), page AS (
+RECORD_SQL = """
     SELECT s.order_date, s.order_id, row_to_json(r)::text AS record
     FROM sales s, LATERAL (SELECT
         s.order_id,
@@ -34,7 +26,48 @@ WITH first_key AS (
         s.price, s.total, s.discount_percentage, s.payment_method,
         to_char(s.created_at, 'YYYY-MM-DD"T"HH24:MI:SS') AS created_at
     ) r
-    WHERE s.order_date >= %(lo)s AND s.order_date < %(hi)s
+    WHERE s.order_date >= %(lo)s AND s.order_date < %(hi)s"""
+
+# OFFSET is the contract, but resolving it from the start of the window (and counting the window)
+# on every request makes a walk of a big day quadratic. retailers.common.paging keeps, per data
+# version and window, the total and the key of every 1000th row: the page starts at the nearest
+# bookmark, skips < 1000 index entries (index-only) and is read by keyset from that key.
+INDEX_SQL = """
+SELECT (SELECT version FROM sales_version), count(*),
+       array_agg(order_date ORDER BY rn) FILTER (WHERE (rn - 1) %% %(every)s = 0),
+       array_agg(order_id ORDER BY rn) FILTER (WHERE (rn - 1) %% %(every)s = 0)
+FROM (SELECT order_date, order_id, row_number() OVER (ORDER BY order_date, order_id) AS rn
+      FROM sales WHERE order_date >= %(lo)s AND order_date < %(hi)s) s
+"""
+
+PAGE_SQL = """
+WITH first_key AS (
+    SELECT order_date, order_id FROM sales
+    WHERE order_date >= %(lo)s AND order_date < %(hi)s
+      AND (order_date, order_id) >= (%(ts)s::timestamp, %(id)s::text)
+    ORDER BY order_date, order_id
+    OFFSET %(skip)s LIMIT 1
+), page AS (""" + RECORD_SQL + """
+      AND (s.order_date, s.order_id) >= ((SELECT order_date FROM first_key), (SELECT order_id FROM first_key))
+    ORDER BY s.order_date, s.order_id
+    LIMIT %(limit)s
+)
+SELECT
+    (SELECT version FROM sales_version),
+    count(*),
+    '[' || coalesce(string_agg(record, ',' ORDER BY order_date, order_id), '') || ']'
+FROM page
+"""
+
+# The reference: the page from the start of the window and the window counted, per request.
+# Used when the version table is missing or the data keeps changing, and by the tests.
+PLAIN_SQL = """
+WITH first_key AS (
+    SELECT order_date, order_id FROM sales
+    WHERE order_date >= %(lo)s AND order_date < %(hi)s
+    ORDER BY order_date, order_id
+    OFFSET %(offset)s LIMIT 1
+), page AS (""" + RECORD_SQL + """
       AND (s.order_date, s.order_id) >= ((SELECT order_date FROM first_key), (SELECT order_id FROM first_key))
     ORDER BY s.order_date, s.order_id
     LIMIT %(limit)s
@@ -47,9 +80,16 @@ FROM page
 """
 
 
+def envelope(page: int, page_size: int, total: int, count: int, data: str) -> str:
+    total_pages = -(-total // page_size)
+    return (f'{{"data":{data},"count":{count},"retailer":"{CODE}","page":{page},'
+            f'"page_size":{page_size},"total":{total},"total_pages":{total_pages}}}')
+
+
 def create_app(database_url: str, api_key: str) -> Flask:
     app = base_app(CODE, database_url)
-    pool = app.extensions["pool"]
+    pager = OffsetPager(app.extensions["pool"], INDEX_SQL, PAGE_SQL, PLAIN_SQL)
+    app.extensions["pager"] = pager
 
     @app.get("/sales")
     def sales():
@@ -65,13 +105,7 @@ def create_app(database_url: str, api_key: str) -> Flask:
         page = parse_int(args.get("page"), "page", 1, 1, 1_000_000_000)
         page_size = parse_int(args.get("page_size"), "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
 
-        with pool.cursor() as cur:
-            cur.execute(PAGE_SQL, {"lo": lo, "hi": hi, "offset": (page - 1) * page_size, "limit": page_size})
-            total, count, data = cur.fetchone()
-        total_pages = -(-total // page_size)
-        return json_text(
-            f'{{"data":{data},"count":{count},"retailer":"{CODE}","page":{page},'
-            f'"page_size":{page_size},"total":{total},"total_pages":{total_pages}}}'
-        )
+        total, count, data = pager.page(lo, hi, (page - 1) * page_size, page_size)
+        return json_text(envelope(page, page_size, total, count, data))
 
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
+from retailers.common.paging import OffsetPager
 from retailers.common.web import (
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, base_app, json_text, keys_match, parse_int, parse_window,
     unauthorized,
@@ -15,14 +16,7 @@ from retailers.common.web import (
 
 CODE = "retailer_2"
 
-# Same trick as retailer 1: the offset is resolved on the index only, the page read by keyset.
-PAGE_SQL = """
-WITH first_key AS (
-    SELECT "date", transaction_number FROM transactions
-    WHERE "date" >= %(lo)s AND "date" < %(hi)s
-    ORDER BY "date", transaction_number
-    OFFSET %(offset)s LIMIT 1
-), page AS (
+RECORD_SQL = """
     SELECT t."date", t.transaction_number, row_to_json(r)::text AS record
     FROM transactions t, LATERAL (SELECT
         t.transaction_number,
@@ -31,7 +25,45 @@ WITH first_key AS (
         t.unit_cost, t.amount, t.tax_amount, t.loyalty_points_earned, t.promotion_code,
         t.sales_rep_id
     ) r
-    WHERE t."date" >= %(lo)s AND t."date" < %(hi)s
+    WHERE t."date" >= %(lo)s AND t."date" < %(hi)s"""
+
+# Same as retailer 1 (retailers.common.paging): per data version and window, the total and the
+# key of every 1000th row; a page starts at the nearest bookmark and is read by keyset.
+INDEX_SQL = """
+SELECT (SELECT version FROM transactions_version), count(*),
+       array_agg("date" ORDER BY rn) FILTER (WHERE (rn - 1) %% %(every)s = 0),
+       array_agg(transaction_number ORDER BY rn) FILTER (WHERE (rn - 1) %% %(every)s = 0)
+FROM (SELECT "date", transaction_number, row_number() OVER (ORDER BY "date", transaction_number) AS rn
+      FROM transactions WHERE "date" >= %(lo)s AND "date" < %(hi)s) s
+"""
+
+PAGE_SQL = """
+WITH first_key AS (
+    SELECT "date", transaction_number FROM transactions
+    WHERE "date" >= %(lo)s AND "date" < %(hi)s
+      AND ("date", transaction_number) >= (%(ts)s::timestamp, %(id)s::text)
+    ORDER BY "date", transaction_number
+    OFFSET %(skip)s LIMIT 1
+), page AS (""" + RECORD_SQL + """
+      AND (t."date", t.transaction_number) >= ((SELECT "date" FROM first_key), (SELECT transaction_number FROM first_key))
+    ORDER BY t."date", t.transaction_number
+    LIMIT %(limit)s
+)
+SELECT
+    (SELECT version FROM transactions_version),
+    count(*),
+    '[' || coalesce(string_agg(record, ',' ORDER BY "date", transaction_number), '') || ']'
+FROM page
+"""
+
+# The reference (offset from the start of the window, window counted per request); fallback and tests.
+PLAIN_SQL = """
+WITH first_key AS (
+    SELECT "date", transaction_number FROM transactions
+    WHERE "date" >= %(lo)s AND "date" < %(hi)s
+    ORDER BY "date", transaction_number
+    OFFSET %(offset)s LIMIT 1
+), page AS (""" + RECORD_SQL + """
       AND (t."date", t.transaction_number) >= ((SELECT "date" FROM first_key), (SELECT transaction_number FROM first_key))
     ORDER BY t."date", t.transaction_number
     LIMIT %(limit)s
@@ -44,9 +76,16 @@ FROM page
 """
 
 
+def envelope(offset: int, total: int, count: int, data: str) -> str:
+    next_offset = offset + count if offset + count < total else None
+    return (f'{{"transactions":{data},"count":{count},"retailer":"{CODE}",'
+            f'"next_offset":{"null" if next_offset is None else next_offset},"total":{total}}}')
+
+
 def create_app(database_url: str, api_key: str) -> Flask:
     app = base_app(CODE, database_url)
-    pool = app.extensions["pool"]
+    pager = OffsetPager(app.extensions["pool"], INDEX_SQL, PAGE_SQL, PLAIN_SQL)
+    app.extensions["pager"] = pager
 
     @app.get("/transactions")
     def transactions():
@@ -61,13 +100,7 @@ def create_app(database_url: str, api_key: str) -> Flask:
         offset = parse_int(args.get("offset"), "offset", 0, 0, 10**15)
         limit = parse_int(args.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
 
-        with pool.cursor() as cur:
-            cur.execute(PAGE_SQL, {"lo": lo, "hi": hi, "offset": offset, "limit": limit})
-            total, count, data = cur.fetchone()
-        next_offset = offset + count if offset + count < total else None
-        return json_text(
-            f'{{"transactions":{data},"count":{count},"retailer":"{CODE}",'
-            f'"next_offset":{"null" if next_offset is None else next_offset},"total":{total}}}'
-        )
+        total, count, data = pager.page(lo, hi, offset, limit)
+        return json_text(envelope(offset, total, count, data))
 
     return app

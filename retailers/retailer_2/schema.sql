@@ -22,3 +22,37 @@ CREATE TABLE IF NOT EXISTS transactions (
 
 -- Stable paging order: ("date", transaction_number).
 CREATE INDEX IF NOT EXISTS transactions_date_number_idx ON transactions ("date", transaction_number);
+
+-- Data version (retailers/common/paging.py): the API caches, per (version, date window), the
+-- window's total and a sparse index of its ordering keys, so OFFSET paging costs O(page size).
+-- A statement-level trigger bumps the version in the same transaction as any change to transactions
+-- (COPY and TRUNCATE included), so the bump becomes visible exactly with the change.
+CREATE TABLE IF NOT EXISTS transactions_version (
+    one     BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+    version BIGINT NOT NULL
+);
+-- Starts from the clock (microseconds), so a re-created table never reuses an old version.
+INSERT INTO transactions_version (one, version)
+VALUES (TRUE, (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT)
+ON CONFLICT (one) DO NOTHING;
+
+CREATE OR REPLACE FUNCTION transactions_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO transactions_version AS v (one, version)
+    VALUES (TRUE, (extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT)
+    ON CONFLICT (one) DO UPDATE SET version = v.version + 1;
+    RETURN NULL;
+END
+$$;
+
+-- Created only when missing (no lock on transactions when it is already there).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = 'transactions'::regclass AND tgname = 'transactions_version_bump') THEN
+        CREATE TRIGGER transactions_version_bump
+            AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON transactions
+            FOR EACH STATEMENT EXECUTE FUNCTION transactions_version_bump();
+    END IF;
+END
+$$;
