@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Iterator
 
 import psycopg2
@@ -82,7 +83,9 @@ class Pool:
 
 
 def init_db(code: str, url: str) -> None:
-    """Apply the retailer's schema.sql (idempotent: CREATE ... IF NOT EXISTS)."""
-    ddl = spec(code).schema_path.read_text()
+    """Apply the retailer's schema.sql, then its table's data version (both idempotent)."""
+    s = spec(code)
+    version = (Path(__file__).parent / "data_version.sql").read_text().replace("{table}", s.table)
+    ddl = s.schema_path.read_text() + "\n" + version
     with closing(connect(url)) as conn, conn, conn.cursor() as cur:
         cur.execute(ddl)

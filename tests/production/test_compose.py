@@ -165,3 +165,4 @@ def test_docker_credentials_reference_the_environment_only():
             assert match.group(1).startswith("${oc.env:"), value
     for n in (1, 2, 3):
         assert parsed[f"retailer_{n}_api"]["api_key"].startswith("${oc.env:")
+    assert all(parsed["raw_zone"][k].startswith("${oc.env:") for k in ("key", "secret"))
