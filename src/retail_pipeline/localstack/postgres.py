@@ -133,11 +133,14 @@ class LocalPostgres:
     # -- process control ---------------------------------------------------------------
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         kwargs = {"user": self._user.pw_uid, "group": self._user.pw_gid} if self._user else {}
-        if self._user and self.datadir.parent.exists():
-            # Something may have closed a parent folder since initdb (pytest resets
-            # /tmp/pytest-of-<user> to 0700 whenever a session starts); the service user must
-            # reach the cluster, or pg_ctl would wrongly report it stopped.
-            _make_traversable(self.datadir)
+        if self._user:
+            # The service user must reach the binaries (a checkout under a 0700 folder, e.g.
+            # from mktemp -d, would hide them) and the cluster (pytest resets
+            # /tmp/pytest-of-<user> to 0700 whenever a session starts; pg_ctl would then wrongly
+            # report the server stopped).
+            _make_traversable(self._bin / args[0])
+            if self.datadir.parent.exists():
+                _make_traversable(self.datadir)
         return subprocess.run(
             [str(self._bin / args[0]), *args[1:]],
             capture_output=True,
