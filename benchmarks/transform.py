@@ -11,7 +11,12 @@ Figures:
 - bare_copy_rows_per_s: a plain COPY of the same rows (the canonical fields the warehouse
   keeps, CSV written by pyarrow from memory) into an unindexed table created in the same
   transaction (so it gets the same WAL skip the load gets), same server, same run;
-- load_vs_copy = load_rows_per_s / bare_copy_rows_per_s;
+- load_vs_copy = load_rows_per_s / bare_copy_rows_per_s; both commit durably (the server keeps
+  fsync, synchronous_commit and full_page_writes on, as the stack does: `durable_commits`);
+- commit_s: the load's commit step (WAL flush and the sync of the day tables built without WAL);
+- durability_cost_s: load_s minus the same save into another empty warehouse with
+  synchronous_commit = off for that one session (async_commit_load_s), i.e. what waiting for
+  the commit to reach disk costs; the product never commits that way (issue 9);
 - history_slowdown: the same save into a warehouse already holding history_rows facts over
   other days (generated in SQL), divided by the empty-warehouse save;
 - peak_rss_mb: this process's peak resident memory.
@@ -137,7 +142,7 @@ class Server:
 def bare_copy_seconds(dsn: str, rows: pd.DataFrame) -> float:
     from psycopg2 import sql
 
-    from retail_pipeline.datasets.postgres_star import copy_frame
+    from retail_pipeline.warehouse.pgcopy import copy_frame
 
     frame = rows[WAREHOUSE_COLUMNS]
     with closing(psycopg2.connect(dsn)) as conn:
@@ -157,7 +162,7 @@ def bare_copy_seconds(dsn: str, rows: pd.DataFrame) -> float:
 
 def make_history(dsn: str, rows: int, days: int) -> float:
     """history `rows` facts over `days` days before DAY, built in SQL like the loader builds days."""
-    from retail_pipeline.datasets.postgres_star import _PARTITION_INDEXES
+    from retail_pipeline.warehouse.days import PARTITION_INDEXES
 
     start = time.perf_counter()
     per_day = max(1, rows // days)
@@ -180,12 +185,14 @@ def make_history(dsn: str, rows: int, days: int) -> float:
                        trim(to_char(d, 'FMDay')), extract(isodow FROM d) IN (6, 7)
                 FROM generate_series(%s::date, %s::date, interval '1 day') d ON CONFLICT DO NOTHING""",
                         (DAY - timedelta(days=days), DAY - timedelta(days=1)))
+            cur.execute("SELECT to_regclass('fact_sales_key') IS NOT NULL")
+            keyed = cur.fetchone()[0]
         for n in range(days, 0, -1):
             day = DAY - timedelta(days=n)
             date_id = int(f"{day:%Y%m%d}")
             name = f"fact_sales_{date_id}"
             with conn, conn.cursor() as cur:
-                cur.execute(f"CREATE TABLE {name} (LIKE fact_sales INCLUDING DEFAULTS)")
+                cur.execute(f"CREATE TABLE {name} (LIKE fact_sales INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
                 cur.execute(f"""
                     INSERT INTO {name} (sale_id, date_id, product_id, customer_id, store_id, retailer_id,
                         transaction_id, quantity, unit_price, total_amount, tax_amount, transaction_ts, run_id)
@@ -195,17 +202,35 @@ def make_history(dsn: str, rows: int, days: int) -> float:
                            'H-{date_id}-' || g, 1 + g % 5, 9.99, (1 + g % 5) * 9.99, 0.8,
                            timestamptz '{day}' + make_interval(secs => g % 86400), 'history'
                     FROM generate_series(1::bigint, {per_day}) g""")
-                for index, statement in _PARTITION_INDEXES:
+                for index, statement in PARTITION_INDEXES:
                     cur.execute(statement.format(t=name, i=index.format(n=name)))
                 cur.execute(f"ALTER TABLE {name} ADD CONSTRAINT {name}_bounds CHECK (date_id >= {date_id} AND date_id < {date_id + 1})")
                 cur.execute(f"ALTER TABLE fact_sales ATTACH PARTITION {name} FOR VALUES FROM ({date_id}) TO ({date_id + 1})")
+                if keyed:  # where each line lives, as the loader keeps it (006_exactly_once.sql)
+                    cur.execute(f"INSERT INTO fact_sales_key (retailer_id, transaction_id, product_id, date_id) "
+                                f"SELECT retailer_id, transaction_id, product_id, date_id FROM {name}")
                 cur.execute("""INSERT INTO mart_daily_category_sales
                                SELECT %s, r, 'Category ' || c, 1000, 3000, 29970 FROM generate_series(1, 3) r,
                                generate_series(0, 11) c""", (date_id,))
         conn.autocommit = True
         with conn.cursor() as cur:
             cur.execute("VACUUM (ANALYZE) fact_sales")  # a settled warehouse, as history would be
+            if keyed:
+                cur.execute("VACUUM (ANALYZE) fact_sales_key")
     return time.perf_counter() - start
+
+
+DURABILITY_SETTINGS = ("fsync", "synchronous_commit", "full_page_writes")
+ASYNC_COMMIT = "?options=-c%20synchronous_commit%3Doff"  # libpq URI: this session only
+
+
+def settings(dsn: str, names: tuple[str, ...] = DURABILITY_SETTINGS) -> dict[str, str]:
+    with closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
+        values = {}
+        for name in names:
+            cur.execute(f"SHOW {name}")
+            values[name] = cur.fetchone()[0]
+        return values
 
 
 def settle(server: "Server") -> None:
@@ -274,15 +299,28 @@ def run(args: argparse.Namespace) -> dict:
                                        for k in (1, 2, 3)}}
             t = time.perf_counter()
             frames = [rows[rows["retailer_code"] == f"retailer_{k}"] for k in (1, 2, 3)]
-            staged, quarantine = stage_sales(warehouse, DAY.isoformat(), 0, "bench-load", *frames)
-            load = build_star_schema(staged, quarantine, warehouse, DAY.isoformat(), 0, "bench-load")
+            # as the pipeline does: staged per retailer, the parts concatenated once by the load
+            parts = [stage_sales(warehouse, DAY.isoformat(), 0, "bench-load", frame) for frame in frames]
+            load = build_star_schema([staged for staged, _ in parts], [held for _, held in parts],
+                                     warehouse, DAY.isoformat(), 0, "bench-load")
             nodes_s = time.perf_counter() - t
-            del frames, staged
+            del frames, parts
             url_b = server.fresh_warehouse("bench_empty")
             settle(server)
+            durable = settings(server.dsn("bench_empty"))
             load_empty_s, steps_empty = timed_save(url_b, load)
             rerun_empty_s, _ = timed_save(url_b, load)
             server.pg.drop_database("bench_empty")
+
+            # 3b. the same save, commits not waiting for the disk (this session only): the baseline
+            # that shows what durable commits cost
+            server.fresh_warehouse("bench_async")
+            if settings(server.dsn("bench_async") + ASYNC_COMMIT)["synchronous_commit"] != "off":
+                raise RuntimeError("the async-commit baseline did not get synchronous_commit = off")
+            settle(server)
+            load_async_s, steps_async = timed_save(server.pg.url("bench_async", LOADER, server.password)
+                                                   + ASYNC_COMMIT, load)
+            server.pg.drop_database("bench_async")
 
             # 4. the same save into a warehouse holding history
             url_c = server.fresh_warehouse("bench_history")
@@ -303,6 +341,11 @@ def run(args: argparse.Namespace) -> dict:
         "load_rows_per_s": round(n / load_empty_s, 1),
         "bare_copy_rows_per_s": round(n / copy_s, 1),
         "load_vs_copy": round(copy_s / load_empty_s, 3),
+        "durable_commits": all(v == "on" for v in durable.values()),
+        "commit_s": round(steps_empty.get("commit", 0.0), 3),
+        "async_commit_load_s": round(load_async_s, 2),
+        "async_commit_commit_s": round(steps_async.get("commit", 0.0), 3),
+        "durability_cost_s": round(load_empty_s - load_async_s, 2),
         "history_slowdown": round(load_history_s / load_empty_s, 3),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "load_s": round(load_empty_s, 2),

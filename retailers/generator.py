@@ -298,9 +298,7 @@ def _seed_one(code: str, dsn: str, start: dt.date, end: dt.date, rows_per_day: i
     init_db(code, dsn)
     ts_column = COLUMNS[code][1]
     stats = {"days": 0, "rows": 0, "late": 0, "bad": {k: 0 for k in bad_kinds(code)}}
-    # synchronous_commit on: with async commit (the local stack's setting) VACUUM cannot yet mark
-    # the fresh pages all-visible, and paging would lose its index-only scans.
-    with closing(connect(dsn, options="-c synchronous_commit=on")) as conn:
+    with closing(connect(dsn)) as conn:
         for day in _days(start, end):
             frame = generate(code, day, rows_per_day, bad_fraction, late_fraction, seed, as_of)
             with conn, conn.cursor() as cur:

@@ -108,7 +108,7 @@ class KedroRunOperator(BaseOperator):
             return None
         output = "\n".join(tail)
         message = (
-            f"kedro run --pipeline {self.pipeline}"
+            f"kedro run --pipelines {self.pipeline}"
             + (f" --namespaces {','.join(self.namespaces)}" if self.namespaces else "")
             + f" for run_date={self.run_date} exited with code {code}; see the log above."
         )

@@ -15,6 +15,10 @@ change. The index query and the page query each read the version in the same sta
 snapshot) as the data; a page is answered from an index only when both saw the same version,
 otherwise the index is rebuilt (a few attempts, then the plain query). So a response is always
 what the plain OFFSET query would have answered on one snapshot of the data.
+
+Every answer also carries that data version (read in the page's own statement), which the apps
+serve as the `X-Data-Version` header: a client that sees the same version on every page of a
+walk knows no change committed between its first and its last page (retailers/README.md).
 """
 
 from __future__ import annotations
@@ -59,13 +63,17 @@ class OffsetPager:
       arrays hold the keys at 0-based positions 0, every, 2*every, ...;
     - `page_sql` (lo, hi, ts, id, skip, limit) -> one row (version, count, records JSON) of the
       `limit` rows from the `skip`-th row at or after key (ts, id); no rows when ts/id are null;
-    - `plain_sql` (lo, hi, offset, limit) -> (total, count, records JSON): the reference query.
+    - `plain_sql` (lo, hi, offset, limit) -> (version, total, count, records JSON): the reference
+      query, with a `{version}` placeholder for the version expression (`version_sql`), which is
+      NULL when the version table is missing.
     """
 
-    def __init__(self, pool, index_sql: str, page_sql: str, plain_sql: str,
+    def __init__(self, pool, index_sql: str, page_sql: str, plain_sql: str, version_sql: str,
                  every: int = EVERY, max_windows: int = MAX_WINDOWS) -> None:
         self._pool = pool
-        self._index_sql, self._page_sql, self._plain_sql = index_sql, page_sql, plain_sql
+        self._index_sql, self._page_sql = index_sql, page_sql
+        self._plain_sql = {True: plain_sql.format(version=version_sql),
+                           False: plain_sql.format(version="NULL::bigint")}
         self._every, self._max = every, max_windows
         self._lock = threading.Lock()
         self._windows: OrderedDict[tuple, WindowIndex] = OrderedDict()
@@ -109,7 +117,9 @@ class OffsetPager:
             self._windows.clear()
 
     # -- requests -------------------------------------------------------------------------
-    def page(self, lo: dt.date, hi: dt.date, offset: int, limit: int) -> tuple[int, int, str]:
+    def page(self, lo: dt.date, hi: dt.date, offset: int, limit: int) -> tuple[int | None, int, int, str]:
+        """(data version, total, count, records JSON) of the page, all from one snapshot; the
+        version is None only when the version table is missing."""
         key = (lo, hi)
         with self._pool.cursor() as cur:
             try:
@@ -120,14 +130,16 @@ class OffsetPager:
                                                  "skip": skip, "limit": limit})
                     version, count, data = cur.fetchone()
                     if version == index.version:
-                        return index.total, count, data
+                        return version, index.total, count, data
                     index = self._index(key, cur, index.version)  # the data changed: rebuild
                 log.warning("data kept changing while paging %s; answering with the plain query", key)
             except psycopg2.errors.UndefinedTable:
                 log.warning("no data version table (schema not re-applied?): plain OFFSET paging")
+                return self.plain(cur, lo, hi, offset, limit, versioned=False)
             return self.plain(cur, lo, hi, offset, limit)
 
-    def plain(self, cur, lo: dt.date, hi: dt.date, offset: int, limit: int) -> tuple[int, int, str]:
-        cur.execute(self._plain_sql, {"lo": lo, "hi": hi, "offset": offset, "limit": limit})
-        total, count, data = cur.fetchone()
-        return total, count, data
+    def plain(self, cur, lo: dt.date, hi: dt.date, offset: int, limit: int,
+              versioned: bool = True) -> tuple[int | None, int, int, str]:
+        cur.execute(self._plain_sql[versioned], {"lo": lo, "hi": hi, "offset": offset, "limit": limit})
+        version, total, count, data = cur.fetchone()
+        return version, total, count, data

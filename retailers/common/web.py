@@ -21,6 +21,7 @@ log = logging.getLogger("retailers.api")
 
 MAX_PAGE_SIZE = 10_000
 DEFAULT_PAGE_SIZE = 1000
+DATA_VERSION_HEADER = "X-Data-Version"
 
 
 class BadRequest(ValueError):
@@ -36,9 +37,14 @@ def unauthorized(message: str) -> tuple[Response, int]:
     return jsonify(error="unauthorized", message=message), 401
 
 
-def json_text(body: str, status: int = 200) -> Response:
-    """A response from JSON text PostgreSQL already built: no parse/serialise round trip here."""
-    return Response(body, status=status, mimetype="application/json")
+def json_text(body: str, status: int = 200, data_version: int | None = None) -> Response:
+    """A response from JSON text PostgreSQL already built: no parse/serialise round trip here.
+
+    `data_version`: the table's data version read in the same statement as the records
+    (retailers/README.md, extension), served as the `X-Data-Version` header when known.
+    """
+    headers = {DATA_VERSION_HEADER: str(data_version)} if data_version is not None else None
+    return Response(body, status=status, mimetype="application/json", headers=headers)
 
 
 def parse_day(value: Any, name: str) -> dt.date:

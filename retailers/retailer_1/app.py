@@ -73,11 +73,16 @@ WITH first_key AS (
     LIMIT %(limit)s
 )
 SELECT
+    {version},
     (SELECT count(*) FROM sales WHERE order_date >= %(lo)s AND order_date < %(hi)s),
     count(*),
     '[' || coalesce(string_agg(record, ',' ORDER BY order_date, order_id), '') || ']'
 FROM page
 """
+
+# The data version, read in the same statement as the page: the X-Data-Version header
+# (PAGE_SQL has it inline; PLAIN_SQL's `{version}` is this, or NULL without the version table).
+VERSION_SQL = "(SELECT version FROM sales_version)"
 
 
 def envelope(page: int, page_size: int, total: int, count: int, data: str) -> str:
@@ -88,7 +93,7 @@ def envelope(page: int, page_size: int, total: int, count: int, data: str) -> st
 
 def create_app(database_url: str, api_key: str) -> Flask:
     app = base_app(CODE, database_url)
-    pager = OffsetPager(app.extensions["pool"], INDEX_SQL, PAGE_SQL, PLAIN_SQL)
+    pager = OffsetPager(app.extensions["pool"], INDEX_SQL, PAGE_SQL, PLAIN_SQL, VERSION_SQL)
     app.extensions["pager"] = pager
 
     @app.get("/sales")
@@ -105,7 +110,7 @@ def create_app(database_url: str, api_key: str) -> Flask:
         page = parse_int(args.get("page"), "page", 1, 1, 1_000_000_000)
         page_size = parse_int(args.get("page_size"), "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
 
-        total, count, data = pager.page(lo, hi, (page - 1) * page_size, page_size)
-        return json_text(envelope(page, page_size, total, count, data))
+        version, total, count, data = pager.page(lo, hi, (page - 1) * page_size, page_size)
+        return json_text(envelope(page, page_size, total, count, data), data_version=version)
 
     return app

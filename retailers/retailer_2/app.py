@@ -69,11 +69,16 @@ WITH first_key AS (
     LIMIT %(limit)s
 )
 SELECT
+    {version},
     (SELECT count(*) FROM transactions WHERE "date" >= %(lo)s AND "date" < %(hi)s),
     count(*),
     '[' || coalesce(string_agg(record, ',' ORDER BY "date", transaction_number), '') || ']'
 FROM page
 """
+
+# The data version, read in the same statement as the page: the X-Data-Version header
+# (PAGE_SQL has it inline; PLAIN_SQL's `{version}` is this, or NULL without the version table).
+VERSION_SQL = "(SELECT version FROM transactions_version)"
 
 
 def envelope(offset: int, total: int, count: int, data: str) -> str:
@@ -84,7 +89,7 @@ def envelope(offset: int, total: int, count: int, data: str) -> str:
 
 def create_app(database_url: str, api_key: str) -> Flask:
     app = base_app(CODE, database_url)
-    pager = OffsetPager(app.extensions["pool"], INDEX_SQL, PAGE_SQL, PLAIN_SQL)
+    pager = OffsetPager(app.extensions["pool"], INDEX_SQL, PAGE_SQL, PLAIN_SQL, VERSION_SQL)
     app.extensions["pager"] = pager
 
     @app.get("/transactions")
@@ -100,7 +105,7 @@ def create_app(database_url: str, api_key: str) -> Flask:
         offset = parse_int(args.get("offset"), "offset", 0, 0, 10**15)
         limit = parse_int(args.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
 
-        total, count, data = pager.page(lo, hi, offset, limit)
-        return json_text(envelope(offset, total, count, data))
+        version, total, count, data = pager.page(lo, hi, offset, limit)
+        return json_text(envelope(offset, total, count, data), data_version=version)
 
     return app

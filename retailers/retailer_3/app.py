@@ -2,20 +2,25 @@
 
 `timestamp` as Unix epoch milliseconds (UTC), money as JSON numbers. The cursor is an opaque
 keyset position (last timestamp and sale_id of the page), so paging is exact and cheap at any
-depth. PostgreSQL builds the page's JSON; Python only wraps the envelope.
+depth. PostgreSQL builds the page's JSON; Python only wraps the envelope. The table's data
+version, read in the page's own statement, is served as the `X-Data-Version` header.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 
+import psycopg2.errors
 from flask import Flask, request
 
 from retailers.common.web import (
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, BadRequest, base_app, json_text, keys_match, parse_int,
     parse_window, unauthorized,
 )
+
+log = logging.getLogger(__name__)
 
 CODE = "retailer_3"
 CURSOR_VERSION = "k1"
@@ -36,6 +41,7 @@ WITH page AS (
     SELECT *, row_number() OVER (ORDER BY "timestamp", sale_id) AS rn FROM page
 )
 SELECT
+    {version},
     count(*) FILTER (WHERE rn <= %(limit)s),
     coalesce(bool_or(rn > %(limit)s), false),
     '[' || coalesce(string_agg(record, ',' ORDER BY rn) FILTER (WHERE rn <= %(limit)s), '') || ']',
@@ -44,6 +50,9 @@ SELECT
 FROM numbered
 """
 AFTER = 'AND (p."timestamp", p.sale_id) > (%(after_ts)s::timestamp, %(after_id)s)'
+# The data version, read in the same statement as the page: the X-Data-Version header
+# (NULL, and no header, when the version table is missing).
+VERSION_SQL = "(SELECT version FROM purchases_version)"
 
 
 def encode_cursor(ts: str, sale_id: str) -> str:
@@ -90,11 +99,16 @@ def create_app(database_url: str, api_key: str) -> Flask:
             after = AFTER
 
         with pool.cursor() as cur:
-            cur.execute(PAGE_SQL.format(after=after), params)
-            count, more, data, last_ts, last_id = cur.fetchone()
+            try:
+                cur.execute(PAGE_SQL.format(after=after, version=VERSION_SQL), params)
+            except psycopg2.errors.UndefinedTable:
+                log.warning("no data version table (schema not re-applied?): no X-Data-Version")
+                cur.execute(PAGE_SQL.format(after=after, version="NULL::bigint"), params)
+            version, count, more, data, last_ts, last_id = cur.fetchone()
         next_cursor = f'"{encode_cursor(last_ts, last_id)}"' if more else "null"
         return json_text(
-            f'{{"results":{data},"count":{count},"retailer":"{CODE}","next_cursor":{next_cursor}}}'
+            f'{{"results":{data},"count":{count},"retailer":"{CODE}","next_cursor":{next_cursor}}}',
+            data_version=version,
         )
 
     return app

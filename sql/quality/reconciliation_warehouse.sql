@@ -2,7 +2,7 @@
 -- (:window_start .. :run_date), the fact rows and money, and the rows the warehouse load
 -- quarantined (warehouse_quarantine) with their money when the record carries a parsable
 -- total_amount, and the latest load_audit row of the day. The quality pipeline compares these
--- with the ingestion manifests.
+-- with the ingestion manifests. Sums are unconstrained numeric: they cannot overflow.
 WITH days AS (
     SELECT d::date AS sale_date
     FROM generate_series(CAST(:window_start AS date), CAST(:run_date AS date), interval '1 day') AS d
@@ -26,10 +26,12 @@ latest_load AS (
 wq AS (
     -- A rerun of a day replaces that day's quarantine rows (as it replaces its facts), so
     -- every row here belongs to the day's current load.
+    -- The record's amount is summed only when it is a plain decimal of sane length, so no
+    -- record can make the cast or the (unconstrained numeric) sum fail.
     SELECT q.retailer_code, q.sale_date, count(*) AS wq_rows,
-           sum(CASE WHEN q.record ->> 'total_amount' ~ '^\s*-?[0-9]+(\.[0-9]+)?\s*$'
+           sum(CASE WHEN q.record ->> 'total_amount' ~ '^\s*-?[0-9]{1,30}(\.[0-9]{1,30})?\s*$'
                     THEN (q.record ->> 'total_amount')::numeric END) AS wq_amount,
-           count(*) FILTER (WHERE NOT coalesce(q.record ->> 'total_amount' ~ '^\s*-?[0-9]+(\.[0-9]+)?\s*$', false))
+           count(*) FILTER (WHERE NOT coalesce(q.record ->> 'total_amount' ~ '^\s*-?[0-9]{1,30}(\.[0-9]{1,30})?\s*$', false))
                AS wq_rows_without_amount
     FROM warehouse_quarantine AS q
     WHERE q.sale_date BETWEEN CAST(:window_start AS date) AND CAST(:run_date AS date)
@@ -43,9 +45,9 @@ keys AS (
 )
 SELECT k.retailer_code, k.sale_date,
        coalesce(f.fact_rows, 0)::bigint                 AS fact_rows,
-       coalesce(f.fact_amount, 0)::numeric(18, 2)       AS fact_amount,
+       coalesce(f.fact_amount, 0)                      AS fact_amount,
        coalesce(wq.wq_rows, 0)::bigint                  AS wq_rows,
-       coalesce(wq.wq_amount, 0)::numeric(18, 2)        AS wq_amount,
+       coalesce(wq.wq_amount, 0)                        AS wq_amount,
        coalesce(wq.wq_rows_without_amount, 0)::bigint   AS wq_rows_without_amount,
        l.run_id                                         AS load_run_id,
        l.rows_loaded                                    AS audit_rows_loaded,

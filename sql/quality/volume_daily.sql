@@ -15,7 +15,7 @@ counts AS (
 SELECT r.retailer_code,
        days.sale_date,
        coalesce(c.row_count, 0)::bigint           AS row_count,
-       coalesce(c.total_amount, 0)::numeric(18, 2) AS total_amount
+       coalesce(c.total_amount, 0)                AS total_amount   -- unconstrained numeric: no overflow
 FROM dim_retailer AS r
 CROSS JOIN days
 LEFT JOIN counts AS c

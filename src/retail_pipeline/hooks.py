@@ -1,8 +1,12 @@
 """Project hooks."""
 
+import logging
+
 from kedro.framework.hooks import hook_impl
 
 from retail_pipeline.run_window import parse_run_date
+
+logger = logging.getLogger(__name__)
 
 
 class RunDateHook:
@@ -11,3 +15,151 @@ class RunDateHook:
     @hook_impl
     def after_context_created(self, context) -> None:
         parse_run_date(context.params.get("run_date"))
+
+
+class QualityReportHook:
+    """A run that cannot finish its quality checks still writes a report saying so.
+
+    The quality pipeline renders its report in a node near the end; a query, a check, a source
+    or the warehouse failing earlier stops the run before it, and yesterday's green report would
+    stay as `dq_report_latest.html`. This hook follows the run's steps (which node is loading,
+    running or saving what, and the check results that completed) and, when a run whose
+    pipeline writes `dq_report_latest` fails before doing so, it:
+
+    * renders `retail_pipeline.quality.failure` through the catalog's `dq_report` and
+      `dq_report_latest` (which step failed, why, what completed, what did not run);
+    * appends a critical `quality_checks_completed` row (and the completed results, unless they
+      were saved) to `dq_check_results`, when the warehouse takes it;
+    * for a failure inside the quality pipeline, adds a note to the error, so the last line of
+      the failed run says the checks could not complete, which step failed and the cause.
+
+    The error itself is never replaced or swallowed. A failed gate (DataQualityError) already
+    wrote its report: nothing is done then. Nothing this hook does can fail the run.
+    """
+
+    def __init__(self) -> None:
+        self._reset(active=False, pipeline=None)
+
+    def _reset(self, active: bool, pipeline) -> None:
+        self._active = active
+        self._pipeline = pipeline
+        self._steps: dict[str, str] = {}
+        self._saved: dict[str, int] = {}
+        self._done: set[str] = set()
+        self._failed_node: str | None = None
+        self._written: set[str] = set()
+        self._results: list = []
+
+    @hook_impl
+    def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
+        self._reset(active="dq_report_latest" in pipeline.all_outputs(), pipeline=pipeline)
+
+    @hook_impl
+    def before_dataset_loaded(self, dataset_name, node) -> None:
+        self._steps[node.name] = f"loading {dataset_name}"
+
+    @hook_impl
+    def before_node_run(self, node) -> None:
+        self._steps[node.name] = "running"
+
+    @hook_impl
+    def after_node_run(self, node, outputs) -> None:
+        import pandas as pd
+
+        self._steps[node.name] = "saving its outputs"
+        for name, value in (outputs or {}).items():
+            if name.endswith("_results") and isinstance(value, pd.DataFrame) and "check_name" in value:
+                self._results.append(value)
+        if not node.outputs:
+            self._done.add(node.name)
+
+    @hook_impl
+    def on_node_error(self, error, node) -> None:
+        self._failed_node = node.name
+        self._steps[node.name] = "running"
+
+    @hook_impl
+    def before_dataset_saved(self, dataset_name, node) -> None:
+        self._steps[node.name] = f"saving {dataset_name}"
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name, node) -> None:
+        self._written.add(dataset_name)
+        self._saved[node.name] = self._saved.get(node.name, 0) + 1
+        if self._saved[node.name] >= len(node.outputs):
+            self._done.add(node.name)
+
+    @hook_impl
+    def on_pipeline_error(self, error, run_params, pipeline, catalog) -> None:
+        from retail_pipeline.pipelines.quality.results import DataQualityError
+
+        if not self._active or "dq_report_latest" in self._written or isinstance(error, DataQualityError):
+            return
+        try:
+            self._report_failure(error, run_params, catalog)
+        except Exception:  # noqa: BLE001 - the run's own error must surface, not ours
+            logger.exception("Could not write the quality failure report")
+
+    # -- the failure report --------------------------------------------------------------
+    def _failed_step(self) -> tuple[str, bool]:
+        """('<node> (<what it was doing>)', whether the node is a quality node)."""
+        name = self._failed_node
+        if name is None:
+            running = [n for n in self._steps if n not in self._done]
+            name = running[-1] if running else None
+        if name is None:
+            return "an unknown step", False
+        quality_nodes = {n.name for n in self._pipeline.nodes if _is_quality_node(n)} if self._pipeline else set()
+        return f"{name} ({self._steps.get(name, 'running')})", name in quality_nodes
+
+    def _report_failure(self, error, run_params, catalog) -> None:
+        import pandas as pd
+
+        from retail_pipeline.pipelines.quality.reporting import assemble_results
+        from retail_pipeline.quality import failure
+
+        run_date = _param(catalog, "run_date") or str((run_params or {}).get("runtime_params", {}).get("run_date", ""))
+        run_id = _param(catalog, "run_id") or str((run_params or {}).get("run_id") or "")
+        params = _param(catalog, "quality") or {}
+        step, in_quality = self._failed_step()
+        cause = failure.cause_of(error)
+        failed = step.split(" (")[0]
+        not_run = sorted(n.name for n in self._pipeline.nodes
+                         if _is_quality_node(n) and n.name not in self._done and n.name != failed)
+        completed = pd.concat(self._results, ignore_index=True) if self._results else None
+        html = failure.render_failure_html(run_date=run_date, run_id=run_id, step=step, cause=cause,
+                                           in_quality=in_quality, completed=completed, not_run=not_run,
+                                           error=error)
+        written = []
+        for name in ("dq_report", "dq_report_latest"):
+            try:
+                catalog.save(name, html)
+                written.append(name)
+            except Exception as exc:  # noqa: BLE001 - a full disk must not hide the run's error
+                logger.error("Could not save the quality failure report %s: %s", name, failure.masked(str(exc)))
+        headline = failure.headline(run_date, step, cause, in_quality)
+        report_path = str(params.get("report_path", "")).replace("{run_date}", run_date)
+        logger.error("%s. Report: %s", headline, report_path or ", ".join(written))
+        try:
+            rows = pd.DataFrame([failure.failure_result(step, cause, headline)])
+            frames = [rows] if "dq_check_results" in self._written or completed is None else [completed, rows]
+            table, _ = assemble_results(run_id, run_date, *frames)
+            catalog.save("dq_check_results", table)
+        except Exception as exc:  # noqa: BLE001 - e.g. the warehouse is down: the report says it all
+            logger.warning("Could not record the failed quality run in dq_check_results: %s",
+                           failure.masked(" ".join(str(exc).split()))[:300])
+        if in_quality and hasattr(error, "add_note"):
+            where = f" Report: {report_path}" if written and report_path else ""
+            error.add_note(f"{headline}.{where}")
+
+
+def _is_quality_node(node) -> bool:
+    """A quality node's own name starts with dq_ (`retailer_N.dq_...` in a retailer namespace)."""
+    return node.name.rsplit(".", 1)[-1].startswith("dq_")
+
+
+def _param(catalog, name: str):
+    try:
+        return catalog.load(f"params:{name}")
+    except Exception:  # noqa: BLE001 - a failure report does with what it can get
+        return None

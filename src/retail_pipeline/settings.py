@@ -1,13 +1,51 @@
 """Project settings: config resolvers for the run window, and the project hooks."""
 
 from kedro.config import OmegaConfigLoader
+from omegaconf import OmegaConf
+from omegaconf.resolvers import oc
 
-from retail_pipeline.hooks import RunDateHook
+from retail_pipeline.cli_hooks import RunReportHook
+from retail_pipeline.hooks import QualityReportHook, RunDateHook
 from retail_pipeline.run_window import new_run_id, resolve_run_date, window_start
 
-HOOKS = (RunDateHook(),)
+HOOKS = (RunDateHook(), QualityReportHook(), RunReportHook())
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+
+class ConfigLoader(OmegaConfigLoader):
+    """Kedro 1.7's OmegaConfigLoader, registering its resolvers through the API OmegaConf 2.4 keeps.
+
+    Kedro 1.7 calls `OmegaConf.register_new_resolver`, which OmegaConf 2.4 deprecated in favour
+    of `register_resolver` (same arguments, same behaviour): every run warned five times. These
+    are Kedro's four registration points, unchanged but for that call. Going back to OmegaConf
+    2.3 instead would pin antlr4 4.9, older than moto[server] is built for.
+    """
+
+    @staticmethod
+    def _register_new_resolvers(resolvers):
+        for name, resolver in resolvers.items():
+            if not OmegaConf.has_resolver(name):
+                OmegaConf.register_resolver(name, resolver)
+
+    def _register_globals_resolver(self) -> None:
+        OmegaConf.register_resolver("globals", self._get_globals_value, replace=True)
+
+    def _register_runtime_params_resolver(self) -> None:
+        OmegaConf.register_resolver("runtime_params", self._get_runtime_value, replace=True)
+
+    @staticmethod
+    def _resolve_environment_variables(config) -> None:
+        # `${oc.env:...}` only while credentials files are read, as Kedro does.
+        if OmegaConf.has_resolver("oc.env"):
+            OmegaConf.resolve(config)
+            return
+        OmegaConf.register_resolver("oc.env", oc.env)
+        try:
+            OmegaConf.resolve(config)
+        finally:
+            OmegaConf.clear_resolver("oc.env")
+
+
+CONFIG_LOADER_CLASS = ConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

@@ -1,4 +1,5 @@
-"""RetailerApiDataset and RawZoneDataset on their own: errors, keys, atomic partitions."""
+"""RetailerApiDataset and RawZoneDataset on their own: errors, keys, consistency rules, atomic
+partitions. (Sources changing mid-extraction, against the real apps: tests/reliability/.)"""
 
 from __future__ import annotations
 
@@ -92,6 +93,78 @@ def test_wrong_envelope_and_missing_paging_fields_against_the_real_apps(retailer
     frame = api(r1["base_url"], credentials=creds1, window_start="2024-01-15", paging={"style": "page", "page_size": 2}).load()
     assert len(frame) == 5 and frame["source_page"].tolist() == [1, 1, 2, 2, 3]
     assert frame.attrs["extraction"]["pages"] == 3 and frame.attrs["extraction"]["source_total"] == 5
+
+
+@pytest.fixture
+def fake_api():
+    """A loopback server answering GET with `server.answer(query) -> (body dict, headers)`; the
+    number of requests is `server.requests`. For shapes the real apps never produce."""
+    from urllib.parse import parse_qs, urlparse
+
+    import orjson
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.server.requests += 1
+            payload, headers = self.server.answer(parse_qs(urlparse(self.path).query))
+            body = orjson.dumps(payload)
+            self.send_response(200)
+            for name, value in {"Content-Type": "application/json", "Content-Length": str(len(body)),
+                                **headers}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.requests = 0
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
+    server.shutdown()
+
+
+def _page(records: list[dict], total: int, total_pages: int, page: int = 1) -> dict:
+    return {"data": records, "count": len(records), "page": page, "total": total, "total_pages": total_pages}
+
+
+def test_consistency_options_are_checked():
+    with pytest.raises(RetailerApiError, match="retailer_1: unknown consistency option.s. version"):
+        api("http://127.0.0.1:9", consistency={"version": "X-Data-Version"})
+    with pytest.raises(RetailerApiError, match="max_attempts must be >= 2"):
+        api("http://127.0.0.1:9", consistency={"max_attempts": 1})
+
+
+def test_a_total_the_records_never_reach_fails_after_the_bounded_extractions(fake_api):
+    """Every extraction contradicts itself (2 records, total 3): never accepted, not even when
+    two extractions agree; the last line names the retailer, the cause and the repair."""
+    fake_api.answer = lambda query: (_page([{"order_id": "A"}, {"order_id": "B"}], 3, 1), {"X-Data-Version": "7"})
+    dataset = api(fake_api.base_url, consistency={"version_header": "X-Data-Version", "max_attempts": 3})
+    waits = []
+    dataset._sleep = waits.append
+    with pytest.raises(RetailerApiError) as error:
+        dataset.load()
+    assert str(error.value).startswith("retailer_1: the source kept changing during extraction: 3 extractions")
+    assert "2 records came but the API's total said 3" in str(error.value) and "rerun" in str(error.value)
+    assert fake_api.requests == 3 and waits == [1.0, 2.0]
+
+
+def test_a_version_served_on_some_pages_only_is_no_proof(fake_api):
+    """Only page 1 carries the version: verified by a reread instead."""
+    def answer(query):
+        page = int(query["page"][0])
+        return _page([{"order_id": f"R{page}"}], 2, 2, page), ({"X-Data-Version": "7"} if page == 1 else {})
+
+    fake_api.answer = answer
+    dataset = api(fake_api.base_url, paging={"style": "page", "page_size": 1},
+                  consistency={"version_header": "X-Data-Version"})
+    frame = dataset.load()
+    stats = frame.attrs["extraction"]
+    assert frame["order_id"].tolist() == ["R1", "R2"] and fake_api.requests == 4
+    assert (stats["consistency"], stats["attempts"], stats["pages"], stats["requests"]) == ("verified_reread", 2, 2, 4)
 
 
 def canonical(day: str, n: int, prefix: str = "ORD") -> pd.DataFrame:

@@ -79,6 +79,8 @@ def test_s3_run_pages_validates_quarantines_and_reruns_identically(s3_project, s
                 y, mth, d = (part.split("=")[1] for part in path.split("/")[2:5])
                 assert all(r["sale_date"] == f"{y}-{mth}-{d}" for r in records({path: content}))
 
+    assert not s3_fs.find(f"{root}/_staging")  # every commit completed and cleaned up
+
     # late rows (business date before their batch day) were picked up by the look-back
     late = [r for r in raw if r["transaction_id"][4:12] != r["sale_date"].replace("-", "")]
     assert late, "no late rows in the raw zone"
@@ -118,7 +120,10 @@ def test_raw_sales_loads_the_window_for_the_transformation(local_project, seed_r
         catalog = session.load_context().catalog
         frame = catalog.load("retailer_3.raw_sales")
         held = catalog.load("retailer_3.quarantined_sales")
+        loaded_manifest = catalog.load("retailer_3.ingestion_manifest")
     m = json.loads((zone / "manifests/retailer_3/run_date=2024-01-15/manifest.json").read_text())
+    assert loaded_manifest == m  # the load-only manifest entry reads what raw_sales committed
+    assert not [p for p in zone.rglob("*") if p.is_file() and "_staging" in p.parts]  # nothing left staged
     assert list(frame.columns) == list(CANONICAL_COLUMNS)
     assert len(frame) == m["rows_written"] and len(held) == m["rows_quarantined"]
     assert str(frame["quantity"].dtype) == "int64" and str(frame["total_amount"].dtype) == "float64"

@@ -107,7 +107,7 @@ def test_every_bad_kind_is_quarantined_with_a_readable_reason():
     raw, quarantine, summary, _ = run("retailer_1", records)
     assert raw["transaction_id"].tolist() == ["ORD-1"]
     assert reasons_of(quarantine, "ORD-2") == ["product_sku is empty"]
-    assert reasons_of(quarantine, "ORD-3") == ["quantity must be > 0 (got -2)", "total_amount must be >= 0 (got -25.0)"]
+    assert reasons_of(quarantine, "ORD-3") == ["quantity must be > 0 (got -2)", "total_amount must be > 0 (got -25.0)"]
     assert reasons_of(quarantine, "ORD-4") == [
         "total_amount 30.00 differs from quantity 2 x unit_price 12.50 = 25.00 by more than a cent"]
     assert reasons_of(quarantine, "ORD-1")[0].startswith("duplicate transaction_id 'ORD-1'")
@@ -118,7 +118,7 @@ def test_every_bad_kind_is_quarantined_with_a_readable_reason():
     assert reasons_of(quarantine, "ORD-7")[0].startswith("product_sku is not a safe identifier")
     assert reasons_of(quarantine, "ORD-8") == [
         "transaction_ts: unparseable timestamp in order_date, expected %Y-%m-%dT%H:%M:%S (got '15/01/2024')"]
-    assert reasons_of(quarantine, "ORD-9") == ["quantity must be > 0 (got 0)"]
+    assert reasons_of(quarantine, "ORD-9") == ["quantity must be > 0 (got 0)", "total_amount must be > 0 (got 0.0)"]
     assert list(quarantine.columns) == list(QUARANTINE_COLUMNS)
     # no date in the window -> the run date's partition
     assert quarantine.set_index("transaction_id").loc["ORD-8", "sale_date"] == "2024-01-15"
@@ -186,13 +186,104 @@ def test_a_renamed_source_field_fails_loudly():
         run("retailer_1", records)
 
 
-def test_ingest_sales_node_is_normalize_then_split():
+def test_ingest_sales_node_returns_the_window_as_one_unit():
     records = [r2("TXN-1"), r2("TXN-2", qty=0, amount="0.00"), r2("TXN-3", unit_cost="1,10")]
-    raw, quarantine, summary, stats = ingest_sales(api_frame(records, "retailer_2"), PARAMS["retailer_2"]["source"],
-                                                   "run-1")
+    frame = api_frame(records, "retailer_2")
+    frame.attrs["extraction"].update(attempts=2, consistency="data_version")
+    unit = ingest_sales(frame, PARAMS["retailer_2"]["source"], "run-1")
+    assert set(unit) == {"raw", "quarantine", "manifest"}
     expected_raw, expected_quarantine, expected_summary, expected_stats = run("retailer_2", records)
-    pd.testing.assert_frame_equal(raw.drop(columns="ingested_at"), expected_raw.drop(columns="ingested_at"))
-    assert quarantine["reasons"].map(list).tolist() == expected_quarantine["reasons"].map(list).tolist()
-    assert summary == expected_summary and summary["rows_received"] == 3
-    assert {k: v for k, v in stats.items() if k != "ingested_at"} == {
-        k: v for k, v in expected_stats.items() if k != "ingested_at"}
+    pd.testing.assert_frame_equal(unit["raw"].drop(columns="ingested_at"), expected_raw.drop(columns="ingested_at"))
+    assert unit["quarantine"]["reasons"].map(list).tolist() == expected_quarantine["reasons"].map(list).tolist()
+    manifest = unit["manifest"]
+    assert manifest == {**build_manifest(expected_stats, expected_summary, "run-1"),
+                        "ingested_at": manifest["ingested_at"], "attempts": 2, "consistency": "data_version"}
+    assert (manifest["rows_received"], manifest["rows_written"], manifest["rows_quarantined"]) == (3, 1, 2)
+
+
+def test_manifest_copies_the_extraction_consistency_keys_only_when_present():
+    _, _, summary, stats = run("retailer_1", [r1()])
+    assert "attempts" not in build_manifest(stats, summary, "run-1")
+    manifest = build_manifest({**stats, "attempts": 3, "consistency": "verified_reread"}, summary, "run-1")
+    assert (manifest["attempts"], manifest["consistency"]) == (3, "verified_reread")
+
+
+# -- item 5: one row can stop everything --------------------------------------------------------
+def test_a_zero_or_negative_zero_price_is_quarantined_with_a_reason():
+    records = [r2("TXN-1", unit_cost="0.00", amount="0.00"), r2("TXN-2", unit_cost="-0.00", amount="-0.00"),
+               r2("TXN-3")]
+    raw, quarantine, summary, _ = run("retailer_2", records)
+    assert raw["transaction_id"].tolist() == ["TXN-3"]
+    assert reasons_of(quarantine, "TXN-1") == ["unit_price must be > 0 (got 0.0)", "total_amount must be > 0 (got 0.0)"]
+    assert reasons_of(quarantine, "TXN-2") == ["unit_price must be > 0 (got -0.0)", "total_amount must be > 0 (got -0.0)"]
+    assert summary["reasons_by_kind"] == {"out_of_range": 4}
+    raw1, quarantine1, *_ = run("retailer_1", [r1("ORD-1", price=0.0, total=0.0)])
+    assert raw1.empty and reasons_of(quarantine1, "ORD-1")[0] == "unit_price must be > 0 (got 0.0)"
+
+
+@pytest.mark.parametrize("code, record, column, shown", [
+    ("retailer_2", r2("T", unit_cost="12.345", amount="37.04"), "unit_price", "'12.345'"),      # text
+    ("retailer_2", r2("T", unit_cost="1.10", amount="3.30", tax_amount="0.231"), "tax_amount", "'0.231'"),
+    ("retailer_1", r1("T", price=12.345, total=24.69), "unit_price", "'12.345'"),              # JSON number
+    ("retailer_3", r3("T", price_per_unit=40.0, revenue=40.0, shipping_cost=4.999), "shipping_cost", "'4.999'"),
+    ("retailer_1", r1("T", price=12.5, total=25.0, discount_percentage=12.345), "discount_percentage", "'12.345'"),
+])
+def test_more_than_two_decimals_is_quarantined_never_rounded(code, record, column, shown):
+    raw, quarantine, summary, _ = run(code, [record])
+    assert raw.empty
+    reasons = reasons_of(quarantine, "T")
+    assert any(r.startswith(f"{column} has more than 2 decimals") and shown in r and "never rounded" in r
+               for r in reasons), reasons
+    assert summary["reasons_by_kind"].get("excess_decimals") == 1
+    if column == "unit_price":  # the value is kept as read, not rounded to 12.34 / 12.35
+        assert quarantine.iloc[0]["unit_price"] == 12.345
+
+
+def test_trailing_zeros_are_not_extra_decimals():
+    raw, quarantine, *_ = run("retailer_2", [r2("T", unit_cost="1.100", amount="3.3000")])
+    assert quarantine.empty and raw.iloc[0]["total_amount"] == 3.3
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"amount": "1234567890123456789012345678901234567890.00"},
+     "total_amount must be <= 10000000000 (got 1.2345678901234568e+39)"),
+    ({"amount": "1" * 400}, "total_amount: out of range in amount (got '1111111111111111111111111111111111111111...')"),
+    ({"qty": 10_001, "amount": "11001.10"}, "quantity must be <= 10000 (got '10001')"),
+    ({"unit_cost": "1000000.01", "qty": 1, "amount": "1000000.01"}, "unit_price must be <= 1000000 (got 1000000.01)"),
+    ({"tax_amount": "1000000000.01"}, "tax_amount must be <= 1000000000 (got 1000000000.01)"),
+])
+def test_out_of_bounds_values_get_a_readable_reason(overrides, expected):
+    raw, quarantine, summary, _ = run("retailer_2", [r2("T", **overrides), r2("OK")])
+    assert raw["transaction_id"].tolist() == ["OK"]
+    assert expected in reasons_of(quarantine, "T")
+    assert summary["reasons_by_kind"]["out_of_range"] >= 1
+
+
+def test_a_huge_quantity_is_quarantined_not_wrapped_around():
+    raw, quarantine, *_ = run("retailer_1", [r1("T", quantity=1e30, total=1.25e31)])
+    assert raw.empty
+    assert reasons_of(quarantine, "T")[0] == "quantity must be <= 10000 (got '1e+30')"
+
+
+def test_values_at_the_bounds_are_accepted():
+    from retail_pipeline.schemas.rules import MAX_EXTRA_AMOUNT, MAX_QUANTITY, MAX_TOTAL_AMOUNT, MAX_UNIT_PRICE
+
+    record = r2("T", qty=MAX_QUANTITY, unit_cost=f"{MAX_UNIT_PRICE}.00", amount=f"{MAX_TOTAL_AMOUNT}.00",
+                tax_amount=f"{MAX_EXTRA_AMOUNT}.00")
+    raw, quarantine, summary, _ = run("retailer_2", [record, r2("U", unit_cost="0.01", amount="0.03")])
+    assert quarantine.empty, quarantine["reasons"].tolist()
+    assert raw.iloc[0][["quantity", "unit_price", "total_amount", "tax_amount"]].tolist() == [
+        MAX_QUANTITY, MAX_UNIT_PRICE, MAX_TOTAL_AMOUNT, MAX_EXTRA_AMOUNT]
+    day = next(d for d in summary["days"] if d["sale_date"] == "2024-01-14")
+    assert day["total_amount_written"] == 10_000_000_000.03  # summed in cents, exact
+
+
+def test_retailer_code_is_any_safe_identifier_not_a_retailer_name_pattern():
+    source = {**PARAMS["retailer_1"]["source"], "retailer_code": "acme-eu_2"}
+    normalized, stats = normalize_sales(api_frame([r1()], "acme-eu_2"), source, "run-1")
+    raw, quarantine, _ = split_valid_quarantine(normalized, stats)
+    assert quarantine.empty and raw.iloc[0]["retailer_code"] == "acme-eu_2"
+    source["retailer_code"] = "../etc"
+    normalized, stats = normalize_sales(api_frame([r1()], "../etc"), source, "run-1")
+    raw, quarantine, _ = split_valid_quarantine(normalized, stats)
+    assert raw.empty and "retailer_code is not a safe identifier" in reasons_of(quarantine, "ORD-20240115-000001")[0]

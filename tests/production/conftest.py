@@ -79,23 +79,27 @@ class ProdConf(KedroProject):
         self.write_yaml("local/credentials.yml", {"warehouse_reader": {"con": url}})
 
 
-@pytest.fixture(scope="session")
-def prod_conf(tmp_path_factory, prod_warehouse, retailer_apis, retailer_databases) -> ProdConf:
-    root = tmp_path_factory.mktemp("prod-conf")
+def make_prod_conf(root: Path, warehouse: Warehouse, retailer_apis, retailer_databases) -> ProdConf:
+    """A conf/ copy under `root` whose raw zone is `root`/data and whose warehouse is `warehouse`."""
     project = ProdConf(root)
     project.write_yaml("local/globals.yml", {
         "raw_zone": str(project.data / "01_raw"),
         "reporting": str(project.data / "08_reporting"),
     })
     project.write_yaml("local/credentials.yml", {
-        "warehouse": {"con": prod_warehouse.url},
-        "warehouse_reader": {"con": prod_warehouse.url},
+        "warehouse": {"con": warehouse.url},
+        "warehouse_reader": {"con": warehouse.url},
         **{f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]}
            for code, api in retailer_apis.items()},
         **{f"{code}_db": {"con": dsn} for code, dsn in retailer_databases.items()},
         "raw_zone": {},
     })
     return project
+
+
+@pytest.fixture(scope="session")
+def prod_conf(tmp_path_factory, prod_warehouse, retailer_apis, retailer_databases) -> ProdConf:
+    return make_prod_conf(tmp_path_factory.mktemp("prod-conf"), prod_warehouse, retailer_apis, retailer_databases)
 
 
 @pytest.fixture

@@ -62,10 +62,10 @@ def test_credentials_come_from_the_environment(docker_conf, s3_server):
 
 
 def test_raw_zone_entries_differ_from_local_only_in_location(docker_conf):
-    from kedro.config import OmegaConfigLoader
+    from retail_pipeline.settings import ConfigLoader
 
     def catalog(env):
-        return OmegaConfigLoader(str(docker_conf), base_env="base", default_run_env=env)["catalog"]
+        return ConfigLoader(str(docker_conf), base_env="base", default_run_env=env)["catalog"]
 
     base, docker = catalog("local"), catalog("docker")
     for name in S3_ENTRIES:
@@ -86,8 +86,10 @@ def test_raw_zone_round_trips_through_s3(docker_conf, s3_server):
                         columns=list(CANONICAL_COLUMNS))
     money = ["unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost"]
     rows[money] = rows[money].astype("float64")
-    catalog.save("retailer_1.raw_sales", rows)
-    catalog.save("retailer_1.ingestion_manifest", {"run_id": "r", "rows_written": len(rows)})
+    manifest = {"run_id": "r", "window_start": "2024-01-30", "window_end": "2024-01-31",
+                "rows_written": len(rows), "rows_quarantined": 0}
+    # The window's raw rows, quarantine and manifest are one commit (RawZoneDataset).
+    catalog.save("retailer_1.raw_sales", {"raw": rows, "quarantine": rows.iloc[:0], "manifest": manifest})
 
     client = boto3.client("s3", endpoint_url=s3_server, aws_access_key_id="testing",
                           aws_secret_access_key="testing", region_name="us-east-1")

@@ -1,25 +1,49 @@
 """Fixtures of the quality tests: a migrated warehouse on the real PostgreSQL, small rows
-inserted directly, ingestion manifests written into a temp raw zone."""
+inserted directly by SQL, zone files and manifests written into a temp raw zone, and the real
+retailer APIs serving the same transaction ids from their own databases.
+
+Everything is built directly (no ingestion, no loader), so these tests only depend on the
+contracts: the warehouse tables (sql/warehouse), the zone layout and the retailers' tables.
+"""
 
 from __future__ import annotations
 
 import json
 import secrets
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg2
 import pytest
+
+from tests.fixtures.retailers import truncate_retailers
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RETAILERS = {"retailer_1": 1, "retailer_2": 2, "retailer_3": 3}
 
+# Each retailer's own table (retailers/retailer_N/schema.sql): id, timestamp, sku, name, qty,
+# unit price, total. Money is text at retailer 2.
+_SOURCE = {
+    "retailer_1": ("sales", "order_id", "order_date", "sku", "product_name", "quantity", "price", "total"),
+    "retailer_2": ("transactions", "transaction_number", '"date"', "item_code", "item_name", "qty",
+                   "unit_cost", "amount"),
+    "retailer_3": ("purchases", "sale_id", '"timestamp"', "product_code", "name", "count",
+                   "price_per_unit", "revenue"),
+}
+
+
+def fact_id(code: str, day: date, n: int, prefix: str = "ORD") -> str:
+    return f"{prefix}-{day:%Y%m%d}-{RETAILERS[code]}-{n:04d}"
+
 
 class Warehouse:
-    """A fresh warehouse database for one test, with helpers that insert tiny star-schema rows."""
+    """A fresh warehouse database for one test, with helpers that insert tiny star-schema rows,
+    write the zone files and make the retailers' sources serve the same ids."""
 
-    def __init__(self, pg_server, dbname: str, raw_zone: Path):
-        self.pg, self.dbname, self.raw_zone = pg_server, dbname, raw_zone
+    def __init__(self, pg_server, dbname: str, raw_zone: Path, sources: dict[str, str]):
+        self.pg, self.dbname, self.raw_zone, self.sources = pg_server, dbname, raw_zone, sources
         self.url = pg_server.url(dbname)
         self.conn = pg_server.connect(dbname)
         self.execute("""INSERT INTO dim_retailer (retailer_id, retailer_code, retailer_name)
@@ -48,7 +72,8 @@ class Warehouse:
 
     def add_sales(self, code: str, day: date, rows: int, *, quantity: int = 2,
                   unit_price: str = "5.25", prefix: str = "ORD") -> Decimal:
-        """`rows` good facts of retailer `code` on `day`; returns their total amount."""
+        """`rows` good facts of retailer `code` on `day`, with their fact_sales_key rows (ids
+        `fact_id(code, day, n, prefix)`); returns their total amount."""
         rid = RETAILERS[code]
         date_id = self.add_day(day)
         product_id, customer_id, store_id = rid * 1000 + 1, rid * 1000 + 2, rid * 1000 + 3
@@ -60,53 +85,107 @@ class Warehouse:
                      "VALUES (%s, %s, 'S-1') ON CONFLICT DO NOTHING", (store_id, rid))
         total = Decimal(unit_price) * quantity
         for n in range(rows):
-            txn = f"{prefix}-{date_id}-{rid}-{n:04d}"
+            txn = fact_id(code, day, n, prefix)
             self.execute(
                 """INSERT INTO fact_sales (sale_id, date_id, product_id, customer_id, store_id, retailer_id,
                        transaction_id, quantity, unit_price, total_amount, transaction_ts, run_id)
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'test-run')""",
                 (secrets.randbits(62), date_id, product_id, customer_id, store_id, rid, txn, quantity,
                  Decimal(unit_price), total, datetime(day.year, day.month, day.day, 10, n % 60, tzinfo=UTC)))
+            self.set_key(rid, txn, product_id, date_id)
         return total * rows
+
+    def set_key(self, retailer_id: int, transaction_id: str, product_id: int, date_id: int) -> None:
+        """The fact_sales_key row of a line: on `date_id` (whatever its primary key is)."""
+        self.execute("DELETE FROM fact_sales_key WHERE retailer_id = %s AND transaction_id = %s",
+                     (retailer_id, transaction_id))
+        self.execute("INSERT INTO fact_sales_key (retailer_id, transaction_id, product_id, date_id) "
+                     "VALUES (%s, %s, %s, %s)", (retailer_id, transaction_id, product_id, date_id))
+
+    def drop_check_constraints(self) -> list[str]:
+        """Drop fact_sales' CHECK constraints (the sale rules the warehouse enforces), to plant
+        facts that break them: a warehouse migrated before the rules, or a constraint dropped by
+        hand. The quality checks must still see such facts. Returns the names dropped."""
+        names = [r[0] for r in self.execute(
+            "SELECT conname FROM pg_constraint WHERE conrelid = 'fact_sales'::regclass AND contype = 'c'")]
+        for name in names:
+            self.execute(f'ALTER TABLE fact_sales DROP CONSTRAINT "{name}"')
+        return names
 
     def add_audit(self, code: str, day: date, rows: int, amount: Decimal, *, hours_ago: float = 1,
                   rows_quarantined: int = 0, run_id: str = "test-run") -> None:
         self.execute(
             """INSERT INTO load_audit VALUES (%s, %s, %s, %s, %s, %s, now() - %s * interval '1 hour')
-               ON CONFLICT (run_id, retailer_code, sale_date) DO UPDATE SET loaded_at = EXCLUDED.loaded_at""",
+               ON CONFLICT (run_id, retailer_code, sale_date) DO UPDATE SET loaded_at = EXCLUDED.loaded_at,
+                   rows_loaded = EXCLUDED.rows_loaded""",
             (run_id, code, day, rows, amount, rows_quarantined, hours_ago))
 
-    def add_warehouse_quarantine(self, code: str, day: date, total_amount: str, reason: str = "missing product") -> None:
+    def add_warehouse_quarantine(self, code: str, day: date, total_amount: str, reason: str = "missing product",
+                                 transaction_id: str | None = None) -> None:
         self.execute(
             """INSERT INTO warehouse_quarantine (run_id, retailer_code, transaction_id, sale_date, reason, record)
                VALUES ('test-run', %s, %s, %s, %s, %s)""",
-            (code, f"WQ-{code}-{day}-{secrets.token_hex(3)}", day, reason,
-             json.dumps({"retailer_code": code, "total_amount": float(total_amount)})))
+            (code, transaction_id or f"WQ-{code}-{day}-{secrets.token_hex(3)}", day, reason,
+             json.dumps({"retailer_code": code, "total_amount": total_amount})))
 
-    def write_zone(self, code: str, day: date, rows: int, amount: Decimal, zone: str = "raw") -> None:
-        """`rows` JSON Lines records of `code` on `day` in the raw (or quarantine) zone, whose
-        total_amount adds up to `amount`."""
-        path = (self.raw_zone / zone / code / f"year={day.year:04d}" / f"month={day.month:02d}"
+    # -- the retailers' sources ----------------------------------------------------------
+    def source(self, code: str, sql: str, params=None):
+        with closing(psycopg2.connect(self.sources[code])) as conn, conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description else None
+
+    def serve(self, code: str, day: date, ids: list[str]) -> None:
+        """Make the retailer's source serve exactly `ids` on `day` (good rows, 2 x 5.25)."""
+        table, id_col, ts_col, sku, name, qty, price, total = _SOURCE[code]
+        start = datetime(day.year, day.month, day.day)
+        self.source(code, f"DELETE FROM {table} WHERE {ts_col} >= %s AND {ts_col} < %s",
+                    (start, start + timedelta(days=1)))
+        if not ids:
+            return
+        rows = [(txn, start + timedelta(hours=10, seconds=n), "SKU-1", "Widget", 2, "5.25", "10.50")
+                for n, txn in enumerate(ids)]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+        self.source(code, f"INSERT INTO {table} ({id_col}, {ts_col}, {sku}, {name}, {qty}, {price}, {total}) "
+                          f"VALUES {values}", [v for row in rows for v in row])
+
+    def served_ids(self, code: str, day: date) -> list[str]:
+        table, id_col, ts_col, *_ = _SOURCE[code]
+        start = datetime(day.year, day.month, day.day)
+        rows = self.source(code, f"SELECT {id_col} FROM {table} WHERE {ts_col} >= %s AND {ts_col} < %s "
+                                 f"ORDER BY 1", (start, start + timedelta(days=1)))
+        return [r[0] for r in rows]
+
+    # -- the zones -------------------------------------------------------------------------
+    def zone_path(self, code: str, day: date, zone: str = "raw") -> Path:
+        return (self.raw_zone / zone / code / f"year={day.year:04d}" / f"month={day.month:02d}"
                 / f"day={day.day:02d}" / "sales_data.json")
+
+    def write_zone(self, code: str, day: date, rows: int, amount: Decimal, zone: str = "raw",
+                   ids: list[str] | None = None) -> list[str]:
+        """`rows` JSON Lines records of `code` on `day` in the raw (or quarantine) zone, whose
+        total_amount adds up to `amount`; ids `fact_id(...)` (raw) or QRN-... unless given."""
+        path = self.zone_path(code, day, zone)
+        ids = ids or [fact_id(code, day, n, "ORD" if zone == "raw" else "QRN") for n in range(rows)]
         if rows == 0:
             path.unlink(missing_ok=True)
-            return
+            return []
         path.parent.mkdir(parents=True, exist_ok=True)
         each = (Decimal(amount) / rows).quantize(Decimal("0.01"))
         lines = []
-        for n in range(rows):
+        for n, txn in enumerate(ids[:rows]):
             value = each if n < rows - 1 else Decimal(amount) - each * (rows - 1)
-            record = {"retailer_code": code, "transaction_id": f"{zone}-{day:%Y%m%d}-{n:04d}",
+            record = {"retailer_code": code, "transaction_id": txn,
                       "sale_date": day.isoformat(), "quantity": 1, "unit_price": float(value),
                       "total_amount": float(value)}
             if zone == "quarantine":
                 record["reasons"] = ["quantity must be > 0"]
             lines.append(json.dumps(record))
         path.write_text("\n".join(lines) + "\n")
+        return ids[:rows]
 
     def write_manifest(self, code: str, run_date: date, days: dict[date, dict], *, files: bool = True) -> Path:
         """The ingestion manifest (docs/contracts.md format) for `code` and `run_date`, and (with
-        `files`) the raw and quarantine zone files it describes."""
+        `files`) the raw and quarantine zone files it describes and a source serving their ids."""
         day_rows = []
         for day, d in sorted(days.items()):
             written, quarantined = d["rows_written"], d.get("rows_quarantined", 0)
@@ -125,9 +204,10 @@ class Warehouse:
         }
         if files:
             for day, d in days.items():
-                self.write_zone(code, day, d["rows_written"], Decimal(str(d["total_amount_written"])))
-                self.write_zone(code, day, d.get("rows_quarantined", 0), Decimal("1.00") * d.get("rows_quarantined", 0),
-                                zone="quarantine")
+                raw = self.write_zone(code, day, d["rows_written"], Decimal(str(d["total_amount_written"])))
+                held = self.write_zone(code, day, d.get("rows_quarantined", 0),
+                                       Decimal("1.00") * d.get("rows_quarantined", 0), zone="quarantine")
+                self.serve(code, day, raw + held)
         path = self.raw_zone / "manifests" / code / f"run_date={run_date.isoformat()}" / "manifest.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(manifest, indent=1))
@@ -136,7 +216,8 @@ class Warehouse:
     def load_clean(self, run_date: date, *, lookback: int = 3, rows: int = 5, history_weeks: int = 4,
                    retailers=tuple(RETAILERS), loaded_hours_ago: float = 1) -> None:
         """A consistent warehouse: `rows` facts per retailer and window day, audited just now,
-        the same weekday of the previous weeks with the same volume, manifests that agree."""
+        the same weekday of the previous weeks with the same volume, manifests, zone files and
+        sources that agree with them id for id."""
         window = [run_date - timedelta(days=n) for n in range(lookback, -1, -1)]
         for code in retailers:
             days = {}
@@ -160,14 +241,21 @@ class Warehouse:
 
 
 @pytest.fixture
-def warehouse(pg_server, warehouse_template, kedro_project):
-    """A migrated warehouse of its own (superuser connection), wired into the test's Kedro conf."""
+def warehouse(pg_server, warehouse_template, kedro_project, retailer_apis):
+    """A migrated warehouse of its own (superuser connection), wired into the test's Kedro conf
+    with the real retailer APIs, whose tables are emptied first."""
     dbname = f"dq_{secrets.token_hex(4)}"
     pg_server.ensure_database(dbname, template=warehouse_template)
     raw_zone = kedro_project.data / "01_raw"
     raw_zone.mkdir(parents=True, exist_ok=True)
-    kedro_project.write_yaml("local/credentials.yml", {"warehouse": {"con": pg_server.url(dbname)}})
-    wh = Warehouse(pg_server, dbname, raw_zone)
+    sources = {code: api["dsn"] for code, api in retailer_apis.items()}
+    truncate_retailers(sources)
+    kedro_project.write_yaml("local/credentials.yml", {
+        "warehouse": {"con": pg_server.url(dbname)},
+        **{f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]}
+           for code, api in retailer_apis.items()},
+    })
+    wh = Warehouse(pg_server, dbname, raw_zone, sources)
     try:
         yield wh
     finally:

@@ -36,9 +36,9 @@ def test_severity_is_configurable():
 
 
 def test_gate_names_failed_critical_checks_and_ignores_warnings():
-    frames = [pd.DataFrame([nodes._result("retailer_2", "volume_rows", "critical", 0, 1, False, message="none"),
-                            nodes._result("retailer_3", "freshness", "warning", 50, 36, False, message="stale"),
-                            nodes._result(None, "completeness", "critical", 0, 0, True, message="ok")])]
+    frames = [pd.DataFrame([nodes.result("retailer_2", "volume_rows", "critical", 0, 1, False, message="none"),
+                            nodes.result("retailer_3", "freshness", "warning", 50, 36, False, message="stale"),
+                            nodes.result(None, "completeness", "critical", 0, 0, True, message="ok")])]
     _, results = nodes.assemble_results("r1", "2024-01-15", *frames)
     summary = nodes.summarize(results, "data/08_reporting/dq_report_2024-01-15.html")
     assert "1 of 3 checks passed" in summary and "Report: data/08_reporting" in summary
@@ -51,7 +51,7 @@ def test_gate_names_failed_critical_checks_and_ignores_warnings():
 
 def test_report_is_self_contained_html_with_chart_and_failures():
     _, results = nodes.assemble_results("r1", "2024-01-15", pd.DataFrame([
-        nodes._result("retailer_1", "business_rule_total_amount", "critical", 1, 0, False,
+        nodes.result("retailer_1", "business_rule_total_amount", "critical", 1, 0, False,
                       message="1 facts break it", sample=[{"transaction_id": "T<9>", "total_amount": 1.5}])]))
     volume = pd.DataFrame({"retailer_code": ["retailer_1"] * 3, "row_count": [5, 6, 0],
                            "sale_date": pd.date_range("2024-01-13", periods=3).date})

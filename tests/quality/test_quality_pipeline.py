@@ -34,11 +34,19 @@ def test_clean_warehouse_passes_every_check_and_writes_results_and_report(wareho
     checks = {r["check_name"] for r in results}
     assert {"volume_rows", "volume_anomaly", "completeness", "business_rule_total_amount",
             "business_rule_positive_quantity", "business_rule_positive_price",
-            "business_rule_no_future_date", "uniqueness", "referential_integrity", "freshness",
-            "reconciliation_source", "reconciliation_warehouse", "quarantine_rate"} <= checks
+            "business_rule_no_future_date", "business_rule_max_quantity", "business_rule_max_unit_price",
+            "business_rule_total_amount_bounds", "business_rule_extra_bounds", "business_rule_money_scale",
+            "uniqueness", "fact_key_agreement", "referential_integrity", "freshness",
+            "facts_disappeared", "facts_moved", "facts_quarantined", "load_volume_drop",
+            "reconciliation_source", "reconciliation_warehouse", "reconciliation_source_ids",
+            "reconciliation_warehouse_ids", "quarantine_rate"} == checks
     assert {r["retailer_code"] for r in results} >= {"retailer_1", "retailer_2", "retailer_3"}
     assert by_check(results, "volume_rows", "retailer_2")["observed"] == 5
     assert by_check(results, "volume_anomaly", "retailer_1")["observed"] == 0  # same volume as prior Mondays
+    # the source was read again and its ids compared with the files, day by day, with checksums
+    ids = by_check(results, "reconciliation_source_ids", "retailer_3")["details"]["days"]
+    assert [d["served_rows"] for d in ids] == [5, 5, 5, 5]
+    assert all(d["served_checksum"] == d["landed_checksum"] != "0" for d in ids)
 
     report = kedro_project.data / "08_reporting" / "dq_report_2024-01-15.html"
     latest = kedro_project.data / "08_reporting" / "dq_report_latest.html"
@@ -75,6 +83,7 @@ def test_missing_retailer_is_critical_even_when_the_others_loaded(warehouse, ked
 
 def test_broken_total_is_caught_with_the_offending_row(warehouse, kedro_project):
     warehouse.load_clean(RUN_DATE)
+    warehouse.drop_check_constraints()   # the warehouse refuses such a fact since the sale rules
     warehouse.execute("UPDATE fact_sales SET total_amount = total_amount + 0.02 "
                       "WHERE transaction_id = 'ORD-20240115-1-0003'")
 
@@ -97,6 +106,7 @@ def test_non_positive_quantity_and_future_date_are_caught(warehouse, kedro_proje
     today = date.today()
     run_date = today - timedelta(days=1)
     warehouse.load_clean(run_date, lookback=1, history_weeks=0)
+    warehouse.drop_check_constraints()
     warehouse.execute("UPDATE fact_sales SET quantity = -quantity, total_amount = -total_amount "
                       "WHERE transaction_id = %s", (f"ORD-{run_date:%Y%m%d}-3-0000",))
     warehouse.execute("UPDATE fact_sales SET transaction_ts = now() + interval '2 days' "
@@ -138,7 +148,10 @@ def test_duplicate_fact_and_null_in_required_dimension_column(warehouse, kedro_p
         run_quality(kedro_project, run_id="dq-dup")
     assert "uniqueness (retailer_3)" in str(err.value) and "completeness (retailer_1)" in str(err.value)
     results = warehouse.results("dq-dup")
-    assert by_check(results, "uniqueness", "retailer_3")["details"]["sample"][0]["transaction_id"] == "ORD-20240114-3-0000"
+    dup = by_check(results, "uniqueness", "retailer_3")["details"]
+    assert dup["sample"][0]["transaction_id"] == "ORD-20240114-3-0000"
+    assert dup["sample"][0]["days"] == ["2024-01-13", "2024-01-14"]
+    assert "ORD-20240114-3-0000 (product 3001) on 2024-01-13, 2024-01-14" in dup["message"]
     assert by_check(results, "completeness", "retailer_1")["details"]["columns"] == {"dim_product.product_name": 1}
 
 
@@ -176,7 +189,11 @@ def test_reconciliation_gaps_fail_per_retailer_and_day(warehouse, kedro_project)
     message = str(err.value)
     assert "reconciliation_warehouse (retailer_1)" in message and "reconciliation_source (retailer_3)" in message
     results = warehouse.results("dq-recon")
-    assert failed(results) == {("reconciliation_warehouse", "retailer_1"), ("reconciliation_source", "retailer_3")}
+    # the vanished fact also leaves its id missing and its fact_sales_key row without a fact
+    assert failed(results) == {("reconciliation_warehouse", "retailer_1"), ("reconciliation_warehouse_ids", "retailer_1"),
+                               ("fact_key_agreement", "retailer_1"), ("reconciliation_source", "retailer_3")}
+    assert by_check(results, "reconciliation_warehouse_ids", "retailer_1")["details"]["sample"] == [
+        {"sale_date": "2024-01-13", "transaction_id": "ORD-20240113-1-0004", "raw": 1, "warehouse": 0}]
     wh = by_check(results, "reconciliation_warehouse", "retailer_1")
     assert wh["details"]["row_gap"] == 1 and wh["details"]["amount_gap"] == 10.5
     assert "2024-01-13" in wh["details"]["message"]
@@ -190,15 +207,21 @@ def test_raw_zone_file_that_disagrees_with_its_manifest_is_a_source_gap(warehous
     with pytest.raises(Exception, match=r"reconciliation_source \(retailer_2\)"):
         run_quality(kedro_project, run_id="dq-file")
     results = warehouse.results("dq-file")
-    # and the facts (5 rows) no longer match the raw zone (4 rows) either
-    assert failed(results) == {("reconciliation_source", "retailer_2"), ("reconciliation_warehouse", "retailer_2")}
+    # and the facts (5 rows) no longer match the raw zone (4 rows) either; by ids, the source
+    # serves a row the files lack, and the warehouse holds a fact the raw zone lacks
+    assert failed(results) == {("reconciliation_source", "retailer_2"), ("reconciliation_warehouse", "retailer_2"),
+                               ("reconciliation_source_ids", "retailer_2"), ("reconciliation_warehouse_ids", "retailer_2")}
+    ids = by_check(results, "reconciliation_source_ids", "retailer_2")["details"]
+    assert ids["sample"] == [{"sale_date": "2024-01-12", "transaction_id": "ORD-20240112-2-0004",
+                              "served": 1, "landed": 0}]
+    assert "2024-01-12 (1 served but not landed, 0 landed but not served)" in ids["message"]
     assert "raw files 4 [manifest 5]" in by_check(results, "reconciliation_source", "retailer_2")["details"]["message"]
 
 
 def test_warehouse_quarantine_counts_in_reconciliation(warehouse, kedro_project):
     warehouse.load_clean(RUN_DATE)
     # raw holds one more row than the facts: the warehouse quarantined it, with its money
-    warehouse.add_warehouse_quarantine("retailer_2", RUN_DATE, "7.00")
+    warehouse.add_warehouse_quarantine("retailer_2", RUN_DATE, "7.00", transaction_id="ORD-20240115-2-0005")
     days = {RUN_DATE - timedelta(days=n): {"rows_written": 5, "total_amount_written": Decimal("52.50")}
             for n in range(4)}
     days[RUN_DATE] = {"rows_written": 6, "total_amount_written": Decimal("59.50")}

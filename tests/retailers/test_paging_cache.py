@@ -47,7 +47,8 @@ def pagers(retailer_databases):
     made = {}
     for code in CODES:
         pool = Pool(retailer_databases[code], maxconn=8)
-        made[code] = OffsetPager(pool, APPS[code].INDEX_SQL, APPS[code].PAGE_SQL, APPS[code].PLAIN_SQL, every=7)
+        made[code] = OffsetPager(pool, APPS[code].INDEX_SQL, APPS[code].PAGE_SQL, APPS[code].PLAIN_SQL,
+                                 APPS[code].VERSION_SQL, every=7)
     yield made
     for pager in made.values():
         pager._pool.close()
@@ -65,13 +66,15 @@ def _version(dsn: str, code: str) -> int:
 
 
 @pytest.mark.parametrize("code", CODES)
-def test_every_offset_and_size_equals_the_plain_offset_query(code, pagers):
+def test_every_offset_and_size_equals_the_plain_offset_query(code, pagers, retailer_databases):
     pager = pagers[code]
     for lo, hi in WINDOWS:
-        total = _plain(pager, lo, hi, 0, 1)[0]
+        total = _plain(pager, lo, hi, 0, 1)[1]  # (version, total, count, records)
         for limit in (1, 6, 7, 8, 40):
             for offset in [*range(0, total + 3), total + 50]:
                 assert pager.page(lo, hi, offset, limit) == _plain(pager, lo, hi, offset, limit), (lo, offset, limit)
+    # (version, total, count, records): the version is the table's, read with the page
+    assert pager.page(*WINDOWS[0], 0, 5)[0] == _version(retailer_databases[code], code)
 
 
 @pytest.mark.parametrize("code", CODES)
@@ -79,7 +82,7 @@ def test_concurrent_requests_equal_the_plain_query(code, pagers):
     pager = pagers[code]
     pager.clear()
     lo, hi = WINDOWS[1]
-    total = _plain(pager, lo, hi, 0, 1)[0]
+    total = _plain(pager, lo, hi, 0, 1)[1]  # (version, total, count, records)
     cases = [(offset, limit) for limit in (3, 40) for offset in range(0, total + 2, 5)]
     expected = [_plain(pager, lo, hi, o, n) for o, n in cases]
     with ThreadPoolExecutor(8) as threads:
@@ -114,9 +117,9 @@ def _expected_body(code: str, dsn: str, offset: int, size: int) -> bytes:
     """The body the API answered before the index existed: plain OFFSET SQL + the envelope."""
     module = APPS[code]
     with closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
-        cur.execute(module.PLAIN_SQL, {"lo": dt.date(2024, 1, 14), "hi": dt.date(2024, 1, 16),
-                                       "offset": offset, "limit": size})
-        total, count, data = cur.fetchone()
+        cur.execute(module.PLAIN_SQL.format(version=module.VERSION_SQL),
+                    {"lo": dt.date(2024, 1, 14), "hi": dt.date(2024, 1, 16), "offset": offset, "limit": size})
+        _version, total, count, data = cur.fetchone()
     if code == "retailer_1":
         return module.envelope(offset // size + 1, size, total, count, data).encode()
     return module.envelope(offset, total, count, data).encode()
@@ -132,11 +135,13 @@ def test_api_bytes_equal_the_plain_query_and_a_reseed_between_pages_is_seen(code
             response = _api_page(code, api, offset, size)
             assert response.status_code == 200
             assert response.content == _expected_body(code, dsn, offset, size), (offset, size)
+            assert response.headers["X-Data-Version"] == str(_version(dsn, code))
     first = _api_page(code, api, 40, 40)
     # Reseed between two page requests: other rows, other total; the next page must show them.
     _seed(retailer_databases, 90, 22)
     second = _api_page(code, api, 40, 40)
     assert second.content == _expected_body(code, dsn, 40, 40) and second.content != first.content
+    assert int(second.headers["X-Data-Version"]) > int(first.headers["X-Data-Version"])
     assert second.json()["total"] < first.json()["total"]
     # An update in place (same total) is seen too.
     s = RETAILERS[code]

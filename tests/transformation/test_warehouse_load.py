@@ -109,7 +109,7 @@ def test_rerun_repairs_manual_edits_and_deletions(wh_project):
     wh_project.raw.write(base_rows())
     wh_project.run("transformation", run_date=DAY, lookback_days=1, run_id="run-1")
     before = snapshot(wh)
-    wh.query("UPDATE fact_sales SET total_amount = 0 WHERE transaction_id = 'S-1'")
+    wh.query("UPDATE fact_sales SET total_amount = 1, unit_price = 1 WHERE transaction_id = 'S-1'")
     wh.query("DELETE FROM fact_sales WHERE transaction_id = 'TXN-1'")
     wh.query("INSERT INTO fact_sales SELECT 42, date_id, product_id, customer_id, store_id, retailer_id, 'FAKE', "
              "quantity, unit_price, total_amount, NULL, NULL, NULL, transaction_ts, 'manual', now() "

@@ -1,32 +1,37 @@
-"""`RawZoneDataset`: a retailer's window of day partitions in the raw (or quarantine) zone.
+"""`RawZoneDataset`: a retailer's window in the raw zone: raw and quarantine day partitions and
+the run's manifest, written together as one unit.
 
 Layout (docs/contracts.md), on the local filesystem or any fsspec URL (s3://bucket/...):
 
-    {root}/{zone}/{retailer}/year=YYYY/month=MM/day=DD/sales_data.json     (JSON Lines)
+    {root}/{raw|quarantine}/{retailer}/year=YYYY/month=MM/day=DD/sales_data.json  (JSON Lines)
+    {root}/manifests/{retailer}/run_date=YYYY-MM-DD/manifest.json
 
-`save(df)` writes one file per day of the window from the rows' `sale_date`, replacing each
-file whole and atomically: locally a temp file in the same folder then `os.replace`; on S3 the
-object only appears when its upload completes (one PUT, or a multipart upload that becomes
-visible at completion). A window day without rows has its file removed, so a rerun of the
-window leaves exactly the records of this extraction and never a duplicate. Rows dated outside
-the window are refused (the window's days are the only partitions this run may replace).
+`zone` selects what an entry loads: `raw` (the window's canonical rows, for the
+transformation), `quarantine` (with `reasons` as lists) or `manifest` (the run date's manifest,
+a dict). Saving `{"raw": frame, "quarantine": frame, "manifest": dict}` (what the ingestion
+node returns) replaces the window's files of both zones and the manifest as one commit
+(`zone_commit`): after any failure - a retailer down, a full disk, an S3 error, kill -9 - the
+window's files and its manifest are both the old ones or both the new ones when read through
+this dataset, and nothing uncommitted sits where a partition glob reads. A window day without rows loses its file, so
+a rerun leaves exactly this extraction's records. Rows dated outside the window are refused.
+Saving a bare frame replaces that one zone's window the same way (for tools and tests; the
+pipeline always saves the unit). The manifest entry is load-only.
 
-`load()` returns the window's records as one DataFrame (in day order, then file order); for
-the raw zone with the canonical columns and dtypes (str, int64 quantity and source_page,
-float64 money), for the quarantine zone with `reasons` as lists.
+Every access first completes an interrupted commit of the retailer, or deletes an abandoned
+one, and removes the `.sales_data.json.*.tmp` files older versions left in partition folders.
 
-JSON Lines are written by DuckDB from the DataFrame as an Arrow table (text columns shared with
-the frame, not copied; UTF-8, nulls as `null`), read back with pyarrow's JSON reader.
+JSON Lines are written by DuckDB from an Arrow view of the frame (text columns shared, not
+copied; nulls as `null`), read back with pyarrow's JSON reader.
 """
 
 from __future__ import annotations
 
+import errno
 import io
+import json
 import logging
 import os
-import tempfile
-import uuid
-from pathlib import PurePosixPath
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
@@ -36,6 +41,7 @@ import pyarrow as pa
 import pyarrow.json as pa_json
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
+from retail_pipeline.datasets.zone_commit import Staging, ZoneCommitter
 from retail_pipeline.run_window import parse_run_date, window_dates
 from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS
 
@@ -53,6 +59,8 @@ _QUARANTINE_ARROW = pa.schema(
     [*(_CANONICAL_ARROW.field(i) for i in range(len(_CANONICAL_ARROW))), ("reasons", pa.list_(pa.string()))]
 )
 _SCHEMAS = {"raw": _CANONICAL_ARROW, "quarantine": _QUARANTINE_ARROW}
+ZONES = ("raw", "quarantine", "manifest")
+UNIT_KEYS = ("raw", "quarantine", "manifest")
 
 
 def _to_arrow(data: pd.DataFrame) -> pa.Table:
@@ -67,18 +75,31 @@ def _to_arrow(data: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=names)
 
 
-class RawZoneDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
-    """Day-partitioned JSON Lines of one retailer, for the run's window.
+def _jsonl(con: duckdb.DuckDBPyConnection, part: pa.Table, target: str) -> None:
+    con.register("part", part)
+    try:
+        escaped = target.replace("'", "''")
+        con.execute(f"COPY (SELECT * FROM part) TO '{escaped}' (FORMAT JSON)")
+    finally:
+        con.unregister("part")
+
+
+def _disk_full(exc: BaseException) -> bool:
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "no space left on device" in str(exc).lower()
+
+
+class RawZoneDataset(AbstractDataset[Any, Any]):
+    """One retailer's window in the raw zone (see the module docstring).
 
     Example (catalog):
 
         "{retailer}.raw_sales":
           type: retail_pipeline.datasets.raw_zone.RawZoneDataset
           root: ${globals:raw_zone}            # data/01_raw or s3://bucket
-          zone: raw                            # or quarantine
+          zone: raw                            # raw | quarantine | manifest
           retailer: "{retailer}"
           window_start: ${window_start:...}
-          window_end: ${run_date:...}
+          window_end: ${run_date:...}          # the run date: names the manifest
           credentials: raw_zone                # s3fs options in env s3/docker; {} locally
     """
 
@@ -99,6 +120,8 @@ class RawZoneDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
     ) -> None:
         if not root:
             raise DatasetError("RawZoneDataset needs a root (globals raw_zone)")
+        if zone not in ZONES:
+            raise DatasetError(f"RawZoneDataset zone must be one of {', '.join(ZONES)} (got {zone!r})")
         self._protocol, root_path = get_protocol_and_path(str(root).rstrip("/"))
         self._root = root_path
         self._zone = zone
@@ -109,106 +132,169 @@ class RawZoneDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         self._storage_options = {**(credentials or {}), **(fs_args or {})}
         self._fs = fsspec.filesystem(self._protocol, **self._storage_options)
         self._local = self._protocol == "file"
+        self._committer = ZoneCommitter(self._fs, self._root, retailer, self._local)
         # One thread: DuckDB's ordered parallel COPY buffers the output (1M records took 1.5 GB
         # more and was slower on two cores); a single writer streams it.
         self._threads = duckdb_threads
         self.metadata = metadata
 
     # -- paths ---------------------------------------------------------------------------------
-    def day_path(self, day) -> str:
-        return str(PurePosixPath(self._root, self._zone, self._retailer,
-                                 f"year={day.year:04d}", f"month={day.month:02d}", f"day={day.day:02d}",
-                                 self._filename))
+    def _relative_day(self, day, zone: str) -> str:
+        return (f"{zone}/{self._retailer}/year={day.year:04d}/month={day.month:02d}/day={day.day:02d}/"
+                f"{self._filename}")
+
+    def _relative_manifest(self) -> str:
+        return f"manifests/{self._retailer}/run_date={self._days[-1].isoformat()}/manifest.json"
+
+    def day_path(self, day, zone: str | None = None) -> str:
+        return self._committer.path(self._relative_day(day, zone or self._zone))
+
+    @property
+    def manifest_path(self) -> str:
+        return self._committer.path(self._relative_manifest())
 
     def _display(self, path: str) -> str:
         return path if self._local else f"{self._protocol}://{path}"
 
     def _describe(self) -> dict[str, Any]:
-        return {
-            "root": self._display(self._root),
-            "zone": self._zone,
-            "retailer": self._retailer,
-            "window": [self._days[0].isoformat(), self._days[-1].isoformat()],
-        }
+        return {"root": self._display(self._root), "zone": self._zone, "retailer": self._retailer,
+                "window": [self._days[0].isoformat(), self._days[-1].isoformat()]}
 
     def _exists(self) -> bool:
+        self._recover()
+        if self._zone == "manifest":
+            return self._fs.exists(self.manifest_path)
         return any(self._fs.exists(self.day_path(day)) for day in self._days)
 
+    # -- recovery ------------------------------------------------------------------------------
+    def _recover(self) -> None:
+        """Finish or drop an interrupted commit; delete temp files older versions left behind."""
+        self._committer.recover()
+        if not self._local:
+            return
+        for zone in ("raw", "quarantine"):
+            for day in self._days:
+                folder = os.path.dirname(self.day_path(day, zone))
+                if not os.path.isdir(folder):
+                    continue
+                for name in os.listdir(folder):
+                    if name.startswith(f".{self._filename}.") and name.endswith(".tmp"):
+                        os.remove(os.path.join(folder, name))
+                        log.warning("%s: removed the leftover temp file %s", self._retailer, os.path.join(folder, name))
+
     # -- save ----------------------------------------------------------------------------------
-    def save(self, data: pd.DataFrame) -> None:
+    def save(self, data: Any) -> None:
+        if self._zone == "manifest" or not isinstance(data, Mapping | pd.DataFrame):
+            raise DatasetError(
+                f"{self._retailer} {self._zone}: save {{'raw': frame, 'quarantine': frame, 'manifest': dict}} "
+                f"(the ingestion node's output) to {self._retailer}.raw_sales; the manifest is written "
+                f"with the window's files, never alone")
+        self._recover()
+        if isinstance(data, Mapping):
+            missing = [key for key in UNIT_KEYS if key not in data]
+            if missing:
+                raise DatasetError(f"{self._retailer}: a raw-zone window needs {', '.join(UNIT_KEYS)}; "
+                                   f"{', '.join(missing)} missing")
+            self._check_unit(data["raw"], data["quarantine"], data["manifest"])
+            self._commit({"raw": data["raw"], "quarantine": data["quarantine"]}, data["manifest"])
+        else:
+            self._commit({self._zone: data}, None)
+
+    def _check_unit(self, raw: Any, quarantine: Any, manifest: Any) -> None:
+        if not isinstance(raw, pd.DataFrame) or not isinstance(quarantine, pd.DataFrame) or not isinstance(manifest, Mapping):
+            raise DatasetError(f"{self._retailer}: raw and quarantine must be DataFrames and manifest a dict")
+        counts = {"rows_written": len(raw), "rows_quarantined": len(quarantine)}
+        wrong = [f"{k} {manifest[k]} for {v} rows" for k, v in counts.items() if k in manifest and manifest[k] != v]
+        window = f"{self._days[0]}..{self._days[-1]}"
+        given = f"{manifest.get('window_start', self._days[0])}..{manifest.get('window_end', self._days[-1])}"
+        if given != window:
+            wrong.append(f"window {given} where this dataset's window is {window}")
+        if wrong:
+            raise DatasetError(f"{self._retailer}: the manifest does not describe these rows ({'; '.join(wrong)}); "
+                               f"nothing was written")
+
+    def _commit(self, frames: dict[str, pd.DataFrame], manifest: Mapping | None) -> None:
+        plans = {zone: self._plan(zone, frame) for zone, frame in frames.items()}  # refuse before staging
+        staging = self._committer.begin()
+        try:
+            for zone, frame in frames.items():
+                self._stage_zone(staging, zone, frame, plans[zone])
+            if manifest is not None:
+                staging.stage_bytes(self._relative_manifest(), json.dumps(manifest, indent=2).encode(), last=True)
+            staging.commit()
+        except Exception as exc:
+            staging.abort()
+            raise self._write_error(exc, staging) from exc
+        sizes = ", ".join(f"{len(frame)} {zone}" for zone, frame in frames.items())
+        log.info("%s: committed %s record(s)%s for %s..%s under %s", self._retailer, sizes,
+                 " and the manifest" if manifest is not None else "", self._days[0], self._days[-1],
+                 self._display(self._root))
+
+    def _plan(self, zone: str, data: pd.DataFrame) -> dict:
+        """{day iso: row positions} for the window's days; refuses rows dated outside it."""
         if self._date_column not in data.columns:
-            raise DatasetError(f"{self._retailer} {self._zone}: rows have no {self._date_column!r} column")
-        days = {day.isoformat(): day for day in self._days}
+            raise DatasetError(f"{self._retailer} {zone}: rows have no {self._date_column!r} column")
+        days = [day.isoformat() for day in self._days]
         dates = data[self._date_column]
-        outside = sorted(set(dates[~dates.isin(list(days))].astype(str)))
+        outside = sorted(set(dates[~dates.isin(days)].astype(str)))
         if outside:
             raise DatasetError(
-                f"{self._retailer} {self._zone}: rows dated {', '.join(outside[:5])} are outside the "
-                f"window {self._days[0]}..{self._days[-1]}; only the window's partitions may be replaced"
-            )
-        positions = data.groupby(dates, sort=False).indices if len(data) else {}
-        del dates
+                f"{self._retailer} {zone}: rows dated {', '.join(outside[:5])} are outside the "
+                f"window {self._days[0]}..{self._days[-1]}; only the window's partitions may be replaced")
+        return data.groupby(dates, sort=False).indices if len(data) else {}
+
+    def _stage_zone(self, staging: Staging, zone: str, data: pd.DataFrame, positions: dict) -> None:
         # DuckDB writes from an Arrow table: the frame's Arrow-backed text columns are shared,
         # not converted to Python objects, so writing costs little memory beyond the frame.
         table = _to_arrow(data) if len(data) else None
         con = duckdb.connect(config={"threads": self._threads})
         try:
-            for key, day in days.items():
-                path = self.day_path(day)
-                rows = positions.get(key)
+            for day in self._days:
+                rows = positions.get(day.isoformat())
+                relative = self._relative_day(day, zone)
                 if rows is None or len(rows) == 0:
-                    self._remove(path)
+                    staging.remove(relative)
                     continue
                 part = table.take(pa.array(rows)) if len(rows) != len(data) else table
-                self._write(con, part, path)
+                staging.stage(relative, lambda path, part=part: _jsonl(con, part, path))
                 del part
         finally:
             con.close()
             del table
             pa.default_memory_pool().release_unused()  # the allocator would keep it otherwise
-        log.info("%s: wrote %d %s records over %d day(s) under %s", self._retailer, len(data), self._zone,
-                 len(days), self._display(str(PurePosixPath(self._root, self._zone, self._retailer))))
 
-    def _remove(self, path: str) -> None:
-        if self._fs.exists(path):
-            self._fs.rm(path)
-            log.info("%s: removed %s (no rows for that day any more)", self._retailer, self._display(path))
-
-    def _write(self, con: duckdb.DuckDBPyConnection, part: pa.Table, path: str) -> None:
-        if self._local:
-            folder = os.path.dirname(path)
-            os.makedirs(folder, exist_ok=True)
-            tmp = os.path.join(folder, f".{self._filename}.{uuid.uuid4().hex}.tmp")
-            try:
-                self._jsonl(con, part, tmp)
-                os.replace(tmp, path)  # readers see the old file or the new one, never half
-            finally:
-                if os.path.exists(tmp):
-                    os.remove(tmp)
-            return
-        handle, tmp = tempfile.mkstemp(prefix="raw_zone_", suffix=".json")
-        os.close(handle)
-        try:
-            self._jsonl(con, part, tmp)
-            # One object upload: a PUT (or a multipart upload that becomes visible only when
-            # complete), so readers never see a partial partition.
-            self._fs.put_file(tmp, path)
-        finally:
-            os.remove(tmp)
-
-    @staticmethod
-    def _jsonl(con: duckdb.DuckDBPyConnection, part: pa.Table, target: str) -> None:
-        con.register("part", part)
-        try:
-            escaped = target.replace("'", "''")
-            con.execute(f"COPY (SELECT * FROM part) TO '{escaped}' (FORMAT JSON)")
-        finally:
-            con.unregister("part")
+    def _write_error(self, exc: Exception, staging: Staging) -> DatasetError:
+        """The cause, where, and what to do, on the last line (Kedro shows the last line last)."""
+        where = staging.current or self._display(self._root)
+        if staging.marked:
+            return DatasetError(
+                f"{self._retailer}: the raw-zone commit was interrupted while moving files into place "
+                f"({type(exc).__name__}: {exc}).\n{self._retailer}: the next run, or any read of this "
+                f"retailer's raw zone, completes it from {self._display(self._committer.staging_root)}; "
+                f"fix the cause above and rerun.")
+        kept = "the raw zone still holds the previous files and manifest of this window, unchanged"
+        if _disk_full(exc):
+            return DatasetError(
+                f"{self._retailer}: could not write the window {self._days[0]}..{self._days[-1]} to the raw zone.\n"
+                f"{self._retailer}: no space left on device while writing {where}; {kept}. Free space on "
+                f"that disk (or point globals raw_zone at a larger one) and rerun.")
+        return DatasetError(
+            f"{self._retailer}: could not write the window {self._days[0]}..{self._days[-1]} to the raw zone.\n"
+            f"{self._retailer}: {type(exc).__name__} while writing {where}: {str(exc).strip() or repr(exc)}; "
+            f"{kept}. Fix the cause and rerun.")
 
     # -- load ----------------------------------------------------------------------------------
-    def load(self) -> pd.DataFrame:
-        schema = _SCHEMAS.get(self._zone)
-        options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer") if schema else None
+    def load(self) -> Any:
+        self._recover()
+        if self._zone == "manifest":
+            path = self.manifest_path
+            if not self._fs.exists(path):
+                raise DatasetError(
+                    f"{self._retailer}: no ingestion manifest for run date {self._days[-1]} at "
+                    f"{self._display(path)}; run the ingestion pipeline for that date first.")
+            return json.loads(self._fs.cat_file(path))
+        schema = _SCHEMAS[self._zone]
+        options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
         tables = []
         for day in self._days:
             path = self.day_path(day)
@@ -220,8 +306,6 @@ class RawZoneDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
             tables.append(pa_json.read_json(io.BytesIO(content), parse_options=options,
                                             read_options=pa_json.ReadOptions(block_size=16 << 20)))
         if not tables:
-            if schema is not None:
-                return schema.empty_table().to_pandas()
-            return pd.DataFrame(columns=list(CANONICAL_COLUMNS))
+            return schema.empty_table().to_pandas()
         table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
         return table.to_pandas()

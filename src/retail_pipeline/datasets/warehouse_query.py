@@ -14,7 +14,13 @@ usually from the run-window resolvers, so a node receives a plain DataFrame and 
         run_date: ${run_date:${runtime_params:run_date,""}}
         history_start: ${window_start:${runtime_params:run_date,""},28}
 
-Read-only: ``save`` is refused. Errors name the SQL file and the database (never the password).
+Every query also receives the sale rules (``schemas.rules.SALE_RULES``: ``:max_quantity``,
+``:total_tolerance`` ...) as bind parameters, so quality SQL states no bound of its own; a
+catalog entry cannot redefine them.
+
+Read-only: ``save`` is refused. A failure names the SQL file, the database (never the password)
+and the server's message on one line, and suggests migrating only when a relation or column is
+missing (UndefinedTable / UndefinedColumn).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from typing import Any
 
 import pandas as pd
 from kedro.io.core import AbstractDataset, DatasetError
+
+from retail_pipeline.schemas.rules import SALE_RULES
 
 _ENGINES: dict[str, Any] = {}
 
@@ -39,6 +47,28 @@ def _engine(con: str):
 def _project_root() -> Path:
     # src/retail_pipeline/datasets/warehouse_query.py -> project root
     return Path(__file__).resolve().parents[3]
+
+
+# SQLSTATEs of a schema the query expects but the database lacks: a migration is missing.
+_MISSING_SCHEMA = {"42P01": "undefined table", "42703": "undefined column"}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def describe_db_error(exc: BaseException) -> tuple[str, str | None]:
+    """(the server's message on one line, its SQLSTATE or None) for a DBAPI/SQLAlchemy error."""
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "pgcode", None)
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    if primary:
+        extra = [getattr(diag, "message_detail", None), getattr(diag, "message_hint", None)]
+        message = primary + "".join(f" ({_one_line(e)})" for e in extra if e)
+    else:
+        message = str(orig) or type(orig).__name__
+    return _one_line(message), code
 
 
 class WarehouseQueryDataset(AbstractDataset[None, pd.DataFrame]):
@@ -60,6 +90,13 @@ class WarehouseQueryDataset(AbstractDataset[None, pd.DataFrame]):
         self._filepath = path if path.is_absolute() else _project_root() / path
         self._con = credentials["con"]
         self._params = dict(params or {})
+        clash = sorted(set(self._params) & set(SALE_RULES))
+        if clash:
+            raise DatasetError(
+                f"WarehouseQueryDataset({filepath}): {', '.join(clash)} are sale rules, passed to "
+                "every query from src/retail_pipeline/schemas/rules.py (SALE_RULES); remove them "
+                "from the catalog entry's params (each rule is stated once)."
+            )
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
@@ -73,6 +110,16 @@ class WarehouseQueryDataset(AbstractDataset[None, pd.DataFrame]):
         except Exception:  # noqa: BLE001 - never echo an unparsable URL, it may hold a password
             return "<warehouse>"
 
+    def _display_path(self) -> str:
+        try:
+            return str(self._filepath.relative_to(_project_root()))
+        except ValueError:
+            return str(self._filepath)
+
+    def bind_parameters(self) -> dict[str, Any]:
+        """What the query receives: the sale rules, then the entry's own params."""
+        return {**SALE_RULES, **self._params}
+
     def load(self) -> pd.DataFrame:
         from sqlalchemy import text
         from sqlalchemy.exc import SQLAlchemyError
@@ -80,16 +127,22 @@ class WarehouseQueryDataset(AbstractDataset[None, pd.DataFrame]):
         try:
             sql = self._filepath.read_text()
         except OSError as exc:
-            raise DatasetError(f"Cannot read quality SQL file {self._filepath}: {exc}") from exc
+            raise DatasetError(f"Cannot read quality SQL file {self._display_path()}: {exc}") from exc
         try:
             with _engine(self._con).connect() as conn:
-                result = conn.execute(text(sql), self._params)
+                result = conn.execute(text(sql), self.bind_parameters())
                 frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
         except SQLAlchemyError as exc:
-            message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            message, code = describe_db_error(exc)
+            if code in _MISSING_SCHEMA:
+                hint = ("the warehouse lacks a table or column this query needs: migrate it "
+                        "(python -m retail_pipeline.warehouse migrate)")
+            elif code is None:
+                hint = "is the warehouse reachable (make status)?"
+            else:
+                hint = f"SQLSTATE {code}"
             raise DatasetError(
-                f"Query {self._filepath.name} failed on {self._safe_target()}: {message}. "
-                "Is the warehouse migrated (python -m retail_pipeline.warehouse migrate)?"
+                f"Quality query {self._display_path()} failed on {self._safe_target()}: {message} [{hint}]"
             ) from None
         return frame
 

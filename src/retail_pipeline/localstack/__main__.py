@@ -14,13 +14,35 @@ from datetime import UTC, date, datetime, timedelta
 from retail_pipeline.localstack.config import StackConfig, StackError
 
 
+MAX_DAYS_UNCONFIRMED = 31  # a longer range is refused unless confirmed (YES=1 / --yes)
+
+
+def _day(value: str, variable: str) -> date:
+    """A make variable's date, or a one-line error naming the variable, the value and the fix."""
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        raise ValueError("not in the form YYYY-MM-DD")
+    except ValueError as exc:
+        raise StackError(f"{variable}={value} is not a date: {exc}. Write it as YYYY-MM-DD, "
+                         f"e.g. {variable}=2024-01-15.") from None
+
+
 def _days(args: argparse.Namespace) -> int:
-    """Print the seeding/run days, one per line: --start..--end, or the --days ending --end."""
-    end = date.fromisoformat(args.end) if args.end else datetime.now(UTC).date() - timedelta(days=1)
-    start = date.fromisoformat(args.start) if args.start else end - timedelta(days=args.days - 1)
+    """Print the seeding/run days, one per line (stdout is read by the Makefile): --start..--end,
+    or the --days ending --end. The range goes to stderr; a long one needs --yes."""
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    end = _day(args.end, "END") if args.end else yesterday
+    start = _day(args.start, "START") if args.start else end - timedelta(days=args.days - 1)
     if start > end:
-        raise StackError(f"START {start} is after END {end}.")
-    for n in range((end - start).days + 1):
+        raise StackError(f"START={start} is after END={end}; give an END on or after START.")
+    count = (end - start).days + 1
+    until = " (END not given: until yesterday, UTC)" if args.start and not args.end else ""
+    if count > MAX_DAYS_UNCONFIRMED and not args.yes:
+        raise StackError(f"{start} .. {end} is {count} days{until}, more than {MAX_DAYS_UNCONFIRMED}. "
+                         f"Give END=YYYY-MM-DD, or confirm the whole range with YES=1.")
+    print(f"days: {start} .. {end} ({count} day{'s' if count > 1 else ''}){until}", file=sys.stderr)
+    for n in range(count):
         print((start + timedelta(days=n)).isoformat())
     return 0
 
@@ -38,17 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     days.add_argument("--start", default="")
     days.add_argument("--end", default="", help="default: yesterday (UTC)")
     days.add_argument("--days", type=int, default=7, help="number of days ending --end when --start is empty")
+    days.add_argument("--yes", action="store_true", help=f"allow more than {MAX_DAYS_UNCONFIRMED} days")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "days":
             return _days(args)
-        from retail_pipeline.localstack import stack
+        from retail_pipeline.localstack import stack, summary
 
         config = StackConfig.from_env()
         if args.command == "up":
             return stack.up(config, with_apis=not args.no_apis)
-        return {"down": stack.down, "status": stack.status, "summary": stack.summary}[args.command](config)
+        return {"down": stack.down, "status": stack.status, "summary": summary.summary}[args.command](config)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

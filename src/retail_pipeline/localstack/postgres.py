@@ -11,6 +11,7 @@ import importlib.util
 import os
 import pwd
 import random
+import re
 import shutil
 import socket
 import subprocess
@@ -21,10 +22,14 @@ from pathlib import Path
 import psycopg2
 from psycopg2 import sql
 
+from retail_pipeline.localstack.postmaster import clear_crash_leftovers, postmaster
+
 SERVICE_USER = "retailpg"
 
 # Settings for a laptop-sized warehouse: bulk loads (COPY into tables created in the same
 # transaction skips WAL under wal_level=minimal), big sorts for index builds, TCP only.
+# Durability stays at PostgreSQL's safe defaults (fsync, synchronous_commit, full_page_writes
+# on): a load that reported success must survive a crash (issue 9).
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "unix_socket_directories": "''",
@@ -34,11 +39,13 @@ SERVER_SETTINGS = {
     "shared_buffers": "'512MB'",
     "work_mem": "'64MB'",
     "maintenance_work_mem": "'512MB'",
-    "synchronous_commit": "off",
     "max_connections": "100",
     "log_min_messages": "warning",
     "timezone": "'UTC'",
 }
+# Never set by the stack: a cluster made by an earlier version (synchronous_commit = off) loses
+# these lines from its postgresql.auto.conf when it starts, or reloads if it already runs.
+DURABILITY_SETTINGS = ("fsync", "synchronous_commit", "full_page_writes")
 
 
 def bin_dir() -> Path:
@@ -184,12 +191,21 @@ class LocalPostgres:
                 conf.write(f"{key} = {value}\n")
 
     def is_running(self) -> bool:
-        return self.initialized and self._run("pg_ctl", "status", "-D", str(self.datadir), check=False).returncode == 0
+        """A live postmaster works in the data directory (a zombie or recycled pid does not count)."""
+        return self.initialized and postmaster(self.datadir) is not None
 
-    def start(self, timeout: int = 60) -> None:
+    def start(self, timeout: int = 60) -> str:
+        """Start the cluster unless it runs, after clearing what a crash left; says what it did."""
         self.init()
+        removed = self._drop_durability_overrides()
+        note = f" without its {', '.join(removed)} override (durable commits)" if removed else ""
         if self.is_running():
-            return
+            if removed:
+                self._reload(timeout)
+                return "already running; reloaded" + note
+            self.wait_ready(timeout)
+            return "already running"
+        crashed = clear_crash_leftovers(self.datadir)
         if not port_is_free(self.port):
             raise RuntimeError(
                 f"Port {self.port} is already taken, so PostgreSQL cannot listen there. "
@@ -203,17 +219,63 @@ class LocalPostgres:
             log = self.logfile.read_text()[-2000:] if self.logfile.exists() else ""
             raise RuntimeError(f"PostgreSQL did not start on port {self.port}:\n{result.stderr}\n{log}")
         self.wait_ready(timeout)
+        if crashed:
+            return f"restarted{note} after a crash (the server, pid {crashed}, had died; crash recovery done)"
+        return "started" + note
 
     def wait_ready(self, timeout: float = 30) -> None:
+        """Wait until the server accepts connections (start-up, crash recovery); RuntimeError if not."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 self.connect().close()
                 return
-            except psycopg2.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
+            except psycopg2.OperationalError as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                transient = any(s in reason for s in (
+                    "starting up", "recovery", "not yet accepting", "shutting down", "Connection refused",
+                    "timeout expired"))
+                if not transient or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"PostgreSQL on port {self.port} does not accept connections: {reason}. "
+                        f"See its log {self.logfile}.") from exc
                 time.sleep(0.2)
+
+    def _drop_durability_overrides(self) -> list[str]:
+        """Remove fsync/synchronous_commit/full_page_writes lines the stack no longer sets from
+        postgresql.auto.conf (clusters made by earlier versions had synchronous_commit = off)."""
+        path = self.datadir / "postgresql.auto.conf"
+        unwanted = [name for name in DURABILITY_SETTINGS if name not in SERVER_SETTINGS]
+        try:
+            lines = path.read_text().splitlines(keepends=True)
+        except FileNotFoundError:
+            return []
+        pattern = re.compile(r"\s*(" + "|".join(unwanted) + r")\s*=") if unwanted else None
+        kept = [line for line in lines if not (pattern and pattern.match(line))]
+        if len(kept) == len(lines):
+            return []
+        removed = sorted({pattern.match(line).group(1) for line in lines if pattern.match(line)})
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(kept))
+        owner = path.stat()
+        os.chown(tmp, owner.st_uid, owner.st_gid)
+        tmp.chmod(0o600)
+        os.replace(tmp, path)
+        return removed
+
+    def _reload(self, timeout: float) -> None:
+        """pg_reload_conf(), then wait until new sessions see the reloaded configuration."""
+        with closing(self.connect()) as conn, conn.cursor() as cur:
+            cur.execute("SELECT pg_conf_load_time()")
+            before = cur.fetchone()[0]
+            cur.execute("SELECT pg_reload_conf()")
+        deadline = time.monotonic() + min(timeout, 10)
+        while time.monotonic() < deadline:
+            with closing(self.connect()) as conn, conn.cursor() as cur:
+                cur.execute("SELECT pg_conf_load_time()")
+                if cur.fetchone()[0] > before:
+                    return
+            time.sleep(0.1)
 
     def stop(self) -> None:
         if self.is_running():

@@ -1,7 +1,8 @@
-"""The local stack: `up`, `down`, `status`, `summary`.
+"""The local stack: `up`, `down`, `status` (`summary` is in summary.py).
 
-`up` brings everything to the running state and leaves running parts alone; `down` stops what
-`up` started (APIs first, then PostgreSQL); both can be repeated safely. State lives in
+`up` brings everything to the running state and leaves running parts alone, and restarts a
+PostgreSQL that crashed (postmaster.py); `down` stops what `up` started (APIs first, then
+PostgreSQL); both can be repeated safely. State lives in
 `.stack/` (see docs/contracts.md), credentials for Kedro in `conf/local/credentials.yml`.
 """
 
@@ -19,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -37,7 +38,7 @@ from retail_pipeline.localstack.config import (
     StackConfig,
     StackError,
 )
-from retail_pipeline.localstack.postgres import LocalPostgres, bin_dir, port_is_free
+from retail_pipeline.localstack.postgres import LocalPostgres, port_is_free
 from retail_pipeline.warehouse.migrate import apply_migrations
 
 SECRET_NAMES = ("postgres", LOADER_ROLE, READER_ROLE)
@@ -107,6 +108,13 @@ def _locked(config: StackConfig) -> Iterator[None]:
         yield
 
 
+def _display(config: StackConfig, path: Path) -> str:
+    try:
+        return str(path.relative_to(config.root))
+    except ValueError:
+        return str(path)
+
+
 # -- URLs and credentials --------------------------------------------------------------------
 def db_url(config: StackConfig, dbname: str, role: str, password: str, driver: bool = True) -> str:
     scheme = "postgresql+psycopg2" if driver else "postgresql"
@@ -166,22 +174,30 @@ def running_pg(config: StackConfig) -> dict | None:
 
 
 def _ensure_postgres(config: StackConfig, pg: LocalPostgres) -> str:
+    """Start the cluster unless it runs (after a crash: clear the dead server's leftovers, recover)."""
     current = running_pg(config) if pg.initialized else None
-    if current and pg.is_running():
-        if current["port"] == config.pg_port:
-            return f"already running (pid {current['pid']})"
+    if current and pg.is_running() and current["port"] != config.pg_port:
         say(f"  PostgreSQL runs on port {current['port']} but RETAIL_PG_PORT is {config.pg_port}: restarting it.")
         pg.stop()
     fresh = not pg.initialized
     try:
-        pg.start()
+        outcome = pg.start()
     except RuntimeError as exc:  # initdb/pg_ctl failures and a port taken meanwhile: say so, no traceback
         raise StackError(f"{exc}\nPostgreSQL log: {pg.logfile}") from exc
-    return "initialised and started" if fresh else "started"
+    if fresh:
+        return "initialised and started"
+    if outcome.startswith("already running"):
+        pid = (running_pg(config) or {}).get("pid", "?")
+        return outcome.replace("already running", f"already running (pid {pid})", 1)
+    return outcome
 
 
 def _ensure_databases(pg: LocalPostgres, passwords: dict[str, str]) -> list[str]:
     pg.ensure_role(LOADER_ROLE, passwords[LOADER_ROLE], createrole=True)
+    # So a load that times out on a lock can name what the holder is doing (docs/warehouse.md).
+    with closing(pg.connect()) as conn, conn.cursor() as cur:
+        conn.autocommit = True
+        cur.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(LOADER_ROLE)))
     created = []
     for name in DATABASES:
         if pg.ensure_database(name, owner=LOADER_ROLE):
@@ -338,11 +354,16 @@ def up(config: StackConfig, with_apis: bool = True) -> int:
         state["postgres"] = {**(running_pg(config) or {}), "datadir": str(config.pgdata),
                              "log": str(pg.logfile)}
         save_state(config, state)
-        created = _ensure_databases(pg, passwords)
-        say(f"Databases {', '.join(DATABASES)}: " + (f"created {', '.join(created)}" if created else "present"))
-        say(f"Retailer schemas: {_apply_retailer_schemas(config, passwords)}")
-        say(f"Warehouse migrations: {_apply_warehouse_migrations(config, passwords)}")
-        _ensure_reader(config, pg, passwords)
+        try:
+            created = _ensure_databases(pg, passwords)
+            say(f"Databases {', '.join(DATABASES)}: " + (f"created {', '.join(created)}" if created else "present"))
+            say(f"Retailer schemas: {_apply_retailer_schemas(config, passwords)}")
+            say(f"Warehouse migrations: {_apply_warehouse_migrations(config, passwords)}")
+            _ensure_reader(config, pg, passwords)
+        except psycopg2.Error as exc:  # e.g. the server died meanwhile: one clear line, no traceback
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StackError(f"PostgreSQL on {HOST}:{config.pg_port} failed while preparing the databases: "
+                             f"{reason}\nSee {pg.logfile}; `make up` again restarts it if it stopped.") from exc
         write_credentials(config, passwords)
         say(f"Credentials for Kedro: {_display(config, config.credentials_file)}")
 
@@ -448,166 +469,4 @@ def status(config: StackConfig) -> int:
         say(f"\nNot up: {', '.join(down_parts)}. Start the stack with `make up`.")
         return 1
     say("\nAll components are up.")
-    return 0
-
-
-# -- summary ----------------------------------------------------------------------------------
-def _display(config: StackConfig, path: Path) -> str:
-    try:
-        return str(path.relative_to(config.root))
-    except ValueError:
-        return str(path)
-
-
-def _count_jsonl(paths: list[Path]) -> int:
-    total = 0
-    for path in paths:
-        with open(path, "rb") as handle:
-            total += sum(1 for line in handle if line.strip())
-    return total
-
-
-def _zone_counts(base: Path) -> dict[str, tuple[int, int]]:
-    """{retailer_code: (files, records)} for the partitions under `base`."""
-    counts = {}
-    if base.is_dir():
-        for folder in sorted(p for p in base.iterdir() if p.is_dir()):
-            files = sorted(folder.rglob("sales_data.json"))
-            counts[folder.name] = (len(files), _count_jsonl(files))
-    return counts
-
-
-def _warehouse_figures(config: StackConfig, passwords: dict[str, str]) -> tuple[list[str], str | None]:
-    """Lines about the warehouse and the retailer sources, and an example date for the curls."""
-    lines: list[str] = []
-    example_day = None
-    url = db_url(config, WAREHOUSE_DB, LOADER_ROLE, passwords.get(LOADER_ROLE, ""), driver=False)
-    try:
-        conn = psycopg2.connect(url, connect_timeout=3)
-    except psycopg2.Error:
-        return ["  (PostgreSQL is not reachable; `make up` starts it)"], None
-    with closing(conn), conn.cursor() as cur:
-        cur.execute("SELECT table_schema FROM information_schema.tables WHERE table_name = 'fact_sales' "
-                    "ORDER BY table_schema = 'public' DESC LIMIT 1")
-        found = cur.fetchone()
-        if not found:
-            lines.append("  fact_sales: not created yet (warehouse migrations have not run)")
-        else:
-            schema = sql.Identifier(found[0])
-            cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{found[0]}".dim_retailer',))
-            if cur.fetchone()[0]:
-                cur.execute(sql.SQL(
-                    "SELECT coalesce(r.retailer_code, f.retailer_id::text), count(*), min(f.transaction_ts), "
-                    "max(f.transaction_ts) FROM {s}.fact_sales f LEFT JOIN {s}.dim_retailer r USING (retailer_id) "
-                    "GROUP BY 1 ORDER BY 1").format(s=schema))
-            else:
-                cur.execute(sql.SQL("SELECT retailer_id::text, count(*), min(transaction_ts), max(transaction_ts) "
-                                    "FROM {s}.fact_sales GROUP BY 1 ORDER BY 1").format(s=schema))
-            rows = cur.fetchall()
-            if not rows:
-                lines.append("  fact_sales: empty")
-            for code, count, first, last in rows:
-                lines.append(f"  fact_sales {code}: {count:,} rows ({first:%Y-%m-%d} .. {last:%Y-%m-%d})"
-                             if first and last else f"  fact_sales {code}: {count:,} rows")
-    for r in RETAILERS:
-        url = db_url(config, r.db_name, LOADER_ROLE, passwords.get(LOADER_ROLE, ""), driver=False)
-        try:
-            with closing(psycopg2.connect(url, connect_timeout=3)) as conn, conn.cursor() as cur:
-                cur.execute("SELECT to_regclass(%s) IS NOT NULL", (r.table,))
-                if not cur.fetchone()[0]:
-                    lines.append(f"  source {r.db_name}.{r.table}: no table yet")
-                    continue
-                cur.execute(sql.SQL("SELECT count(*), max({c})::date FROM {t}").format(
-                    c=sql.Identifier(r.ts_column), t=sql.Identifier(r.table)))
-                count, last = cur.fetchone()
-                lines.append(f"  source {r.db_name}.{r.table}: {count:,} rows" + (f", latest {last}" if last else ""))
-                if r.code == "retailer_1" and last and last <= datetime.now(UTC).date():
-                    example_day = last.isoformat()
-        except psycopg2.Error as exc:
-            lines.append(f"  source {r.db_name}: unreadable ({str(exc).strip().splitlines()[0]})")
-    return lines, example_day
-
-
-_LATEST_QUALITY_RUN = """
-SELECT run_date, check_name, coalesce(retailer_code, '-'), severity, passed, observed, threshold
-FROM dq_check_results
-WHERE run_id = (SELECT run_id FROM dq_check_results ORDER BY checked_at DESC LIMIT 1)
-"""
-
-
-def _quality_figures(config: StackConfig, passwords: dict[str, str]) -> list[str]:
-    """The latest quality run from dq_check_results: how many checks passed, and which failed."""
-    url = db_url(config, WAREHOUSE_DB, LOADER_ROLE, passwords.get(LOADER_ROLE, ""), driver=False)
-    try:
-        with closing(psycopg2.connect(url, connect_timeout=3)) as conn, conn.cursor() as cur:
-            cur.execute("SELECT to_regclass('dq_check_results') IS NOT NULL")
-            if not cur.fetchone()[0]:
-                return []
-            cur.execute(_LATEST_QUALITY_RUN)
-            results = cur.fetchall()
-    except psycopg2.Error:
-        return []
-    if not results:
-        return ["  no quality checks recorded yet"]
-    failed = [r for r in results if not r[4]]
-    critical = sum(1 for r in failed if r[3] == "critical")
-    lines = [f"  last run (run_date {results[0][0]}): {len(results) - len(failed)} of {len(results)} checks "
-             f"passed, {critical} critical failure(s), {len(failed) - critical} warning(s)"]
-    lines += [f"    FAILED {name} ({retailer}, {severity}): observed {observed}, threshold {threshold}"
-              for _, name, retailer, severity, _, observed, threshold in failed]
-    return lines
-
-
-def summary(config: StackConfig) -> int:
-    passwords = load_secrets(config, create=False) if config.secrets_file.exists() else {}
-    say("== What the stack holds ==")
-    if passwords:
-        lines, example_day = _warehouse_figures(config, passwords)
-    else:
-        lines, example_day = ["  (no stack yet: `make up` creates it)"], None
-    for line in lines:
-        say(line)
-
-    raw = config.data_dir / "01_raw"
-    say(f"\n== Raw zone ({_display(config, raw)}) ==")
-    accepted, quarantined = _zone_counts(raw / "raw"), _zone_counts(raw / "quarantine")
-    if not accepted and not quarantined:
-        say("  no partitions yet (the ingestion pipeline writes them)")
-    for code in sorted(set(accepted) | set(quarantined)):
-        files, records = accepted.get(code, (0, 0))
-        q_files, q_records = quarantined.get(code, (0, 0))
-        say(f"  {code}: {records:,} records in {files} partition files; {q_records:,} quarantined ({q_files} files)")
-
-    reports = config.data_dir / "08_reporting"
-    found = sorted((p for p in reports.rglob("*.html")), key=lambda p: p.stat().st_mtime) if reports.is_dir() else []
-    say("\n== Quality ==")
-    for line in _quality_figures(config, passwords) if passwords else []:
-        say(line)
-    say(f"  latest report: {_display(config, found[-1])}" if found else "  no quality report yet")
-
-    day = example_day or (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
-    p1, p2, p3 = (config.api_ports[r.code] for r in RETAILERS)
-    k1, k2, k3 = (config.api_keys[r.code] for r in RETAILERS)
-    try:
-        psql = _display(config, bin_dir() / "psql")
-    except RuntimeError:
-        psql = "psql"
-    pgpass = _display(config, config.pgpass_file)
-    say("\n== Open next ==")
-    say("  SQL as the read-only BI role (password from the generated pgpass file):")
-    say(f"    PGPASSFILE={pgpass} {psql} -h {HOST} -p {config.pg_port} -U {READER_ROLE} {WAREHOUSE_DB}")
-    say(f"    (as the loader: -U {LOADER_ROLE}; all connection strings are in {_display(config, config.credentials_file)})")
-    say("  The retailer APIs:")
-    say(f'    curl -H "Authorization: Bearer {k1}" "http://localhost:{p1}/sales?start_date={day}&end_date={day}"')
-    say(f'    curl -H "X-API-Key: {k2}" "http://localhost:{p2}/transactions?from={day}&to={day}"')
-    say(f'    curl -X POST -H "apikey: {k3}" -H "Content-Type: application/json" '
-        f'-d \'{{"dateFrom": "{day}", "dateTo": "{day}"}}\' "http://localhost:{p3}/sales/query"')
-    say("  The pipeline graph:   .venv/bin/kedro viz run")
-    notebooks = sorted((config.root / "notebooks").glob("*.ipynb"))
-    if notebooks:
-        say(f"  Notebooks:            {', '.join(_display(config, n) for n in notebooks)} (.venv/bin/kedro jupyter lab, "
-            "after `.venv/bin/pip install jupyterlab`)")
-    else:
-        say("  Notebooks:            notebooks/ (.venv/bin/kedro jupyter lab, after `.venv/bin/pip install jupyterlab`)")
-    say("  Stop everything:      make down")
     return 0

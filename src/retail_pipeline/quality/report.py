@@ -147,7 +147,7 @@ def render_html(results: pd.DataFrame, volume: pd.DataFrame, params: dict[str, A
         run_date=results["run_date"].iloc[0] if len(results) else "",
         run_id=results["run_id"].iloc[0] if len(results) else "",
         total=len(rows), passed=sum(r["passed"] for r in rows),
-        n_critical=len(critical), n_warning=len(failed) - len(critical),
+        n_critical=len(critical), n_warning=sum(r["severity"] == "warning" for r in failed),
         critical_names=", ".join(sorted({f"{r['check_name']} ({r['retailer']})" for r in critical})),
         failed=failed, rows=sorted(rows, key=lambda r: (r["passed"], r["check_name"], r["retailer"])),
         chart=chart, chart_days=chart_days, volume_retailers=retailers, volume_table=table,

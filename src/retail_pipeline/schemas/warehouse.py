@@ -16,10 +16,17 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-# numeric(12,2) / numeric(14,2) in fact_sales: values beyond these cannot be stored.
-MAX_PRICE = 9_999_999_999.99
-MAX_AMOUNT = 999_999_999_999.99
-MAX_TEXT = 1000  # transaction ids, SKUs and external ids longer than this are not ids
+from retail_pipeline.schemas.canonical import SCALED_COLUMNS, total_matches
+from retail_pipeline.schemas.rules import (
+    MAX_DISCOUNT_PERCENTAGE,
+    MAX_EXTRA_AMOUNT,
+    MAX_ID_LENGTH,
+    MAX_QUANTITY,
+    MAX_TEXT,
+    MAX_TOTAL_AMOUNT,
+    MAX_UNIT_PRICE,
+    fits_money_scale,
+)
 
 
 def _is_integral(series: pd.Series) -> pd.Series:
@@ -27,25 +34,39 @@ def _is_integral(series: pd.Series) -> pd.Series:
 
 
 class StagedSaleModel(pa.DataFrameModel):
-    """One sale line ready to be keyed: what a loadable row must satisfy."""
+    """One sale line ready to be keyed: what a loadable row must satisfy.
+
+    The bounds are the sale rules (`schemas.rules`), the same ingestion applied, so a row the
+    raw zone holds is loadable unless it was changed after ingestion.
+    """
 
     retailer_code: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1})
-    transaction_id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": MAX_TEXT})
-    product_sku: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": MAX_TEXT})
-    product_name: Series[str] = pa.Field(nullable=True)
-    category: Series[str] = pa.Field(nullable=True)
-    store_external_id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": MAX_TEXT})
-    customer_external_id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": MAX_TEXT})
-    quantity: Series[float] = pa.Field(nullable=False, gt=0, le=2_000_000_000)
-    unit_price: Series[float] = pa.Field(nullable=False, ge=0, le=MAX_PRICE)
-    total_amount: Series[float] = pa.Field(nullable=False, ge=-MAX_AMOUNT, le=MAX_AMOUNT)
-    discount_percentage: Series[float] = pa.Field(nullable=True, ge=0, le=100)
-    tax_amount: Series[float] = pa.Field(nullable=True, ge=-MAX_PRICE, le=MAX_PRICE)
-    shipping_cost: Series[float] = pa.Field(nullable=True, ge=-MAX_PRICE, le=MAX_PRICE)
+    transaction_id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": MAX_ID_LENGTH})
+    product_sku: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": MAX_ID_LENGTH})
+    product_name: Series[str] = pa.Field(nullable=True, str_length={"max_value": MAX_TEXT})
+    category: Series[str] = pa.Field(nullable=True, str_length={"max_value": MAX_TEXT})
+    store_external_id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": MAX_ID_LENGTH})
+    customer_external_id: Series[str] = pa.Field(nullable=False, str_length={"min_value": 1, "max_value": MAX_ID_LENGTH})
+    quantity: Series[float] = pa.Field(nullable=False, gt=0, le=MAX_QUANTITY)
+    unit_price: Series[float] = pa.Field(nullable=False, gt=0, le=MAX_UNIT_PRICE)
+    total_amount: Series[float] = pa.Field(nullable=False, gt=0, le=MAX_TOTAL_AMOUNT)
+    discount_percentage: Series[float] = pa.Field(nullable=True, ge=0, le=MAX_DISCOUNT_PERCENTAGE)
+    tax_amount: Series[float] = pa.Field(nullable=True, ge=0, le=MAX_EXTRA_AMOUNT)
+    shipping_cost: Series[float] = pa.Field(nullable=True, ge=0, le=MAX_EXTRA_AMOUNT)
 
     @pa.check("quantity", name="whole_number")
     def _quantity_is_whole(cls, series: Series[float]) -> Series[bool]:
         return _is_integral(series)
+
+    @pa.check(*SCALED_COLUMNS, name="money_scale")
+    def _money_scale(cls, series: Series[float]) -> Series[bool]:
+        """At most MONEY_SCALE decimals: the warehouse columns would round more."""
+        return pd.Series(fits_money_scale(series), index=series.index)
+
+    @pa.dataframe_check(name="total_matches_quantity_x_price")
+    def _total_matches(cls, df: pd.DataFrame) -> pd.Series:
+        """total_amount = quantity x unit_price to the cent (a CHECK of fact_sales too)."""
+        return total_matches(df)
 
     class Config:
         strict = False
@@ -62,12 +83,12 @@ class FactSalesModel(pa.DataFrameModel):
     store_id: Series[int] = pa.Field(ge=0)
     retailer_id: Series[int] = pa.Field(ge=1)
     transaction_id: Series[str] = pa.Field(nullable=False)
-    quantity: Series[int] = pa.Field(gt=0)
-    unit_price: Series[float] = pa.Field(nullable=False, ge=0, le=MAX_PRICE)
-    total_amount: Series[float] = pa.Field(nullable=False, ge=-MAX_AMOUNT, le=MAX_AMOUNT)
-    discount_percentage: Series[float] = pa.Field(nullable=True)
-    tax_amount: Series[float] = pa.Field(nullable=True)
-    shipping_cost: Series[float] = pa.Field(nullable=True)
+    quantity: Series[int] = pa.Field(gt=0, le=MAX_QUANTITY)
+    unit_price: Series[float] = pa.Field(nullable=False, gt=0, le=MAX_UNIT_PRICE)
+    total_amount: Series[float] = pa.Field(nullable=False, gt=0, le=MAX_TOTAL_AMOUNT)
+    discount_percentage: Series[float] = pa.Field(nullable=True, ge=0, le=MAX_DISCOUNT_PERCENTAGE)
+    tax_amount: Series[float] = pa.Field(nullable=True, ge=0, le=MAX_EXTRA_AMOUNT)
+    shipping_cost: Series[float] = pa.Field(nullable=True, ge=0, le=MAX_EXTRA_AMOUNT)
     transaction_ts: Series[str] = pa.Field(nullable=False)
 
     class Config:

@@ -1,12 +1,15 @@
 """The `ingestion` pipeline: each retailer's API -> normalized, validated -> raw zone + quarantine.
 
-One namespace per retailer (`retailer_1`, ...), two nodes each: `ingest_sales` (normalize,
-validate and split in one node, so no retailer's normalized frame waits in memory for another
-node) and `build_manifest`. The nodes are the same functions, the datasets and parameters are
-the retailer's own (`retailer_N.api_sales`, `params:retailer_N.source`), so the three extract in
-parallel as separate tasks when scheduled (kedro-airflow groups by namespace). Adding a retailer
-is configuration: an entry in settings.RETAILERS, its catalog entry for the API, its parameters
-and its source model.
+One namespace per retailer (`retailer_1`, ...), one node each: `ingest_sales` (normalize,
+validate, split and build the manifest in one node, so no retailer's normalized frame waits in
+memory for another node). Its one output, `retailer_N.raw_sales`, commits the window's raw
+files, quarantine files and manifest as one unit, so after any failure they agree
+(`datasets.raw_zone`); `retailer_N.quarantined_sales` and `retailer_N.ingestion_manifest` are
+load-only views of what it wrote. The node is the same function for every retailer, the
+datasets and parameters are the retailer's own (`retailer_N.api_sales`,
+`params:retailer_N.source`), so the retailers extract in parallel as separate tasks when
+scheduled (kedro-airflow groups by namespace). Adding a retailer is configuration: an entry in
+settings.RETAILERS, its catalog entry for the API, its parameters and its source model.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from kedro.pipeline import Pipeline, node
 
 from retail_pipeline.settings import RETAILERS
 
-from .nodes import build_manifest, ingest_sales
+from .nodes import ingest_sales
 
 
 def _retailer_template() -> Pipeline:
@@ -24,14 +27,8 @@ def _retailer_template() -> Pipeline:
             node(
                 ingest_sales,
                 inputs=["api_sales", "params:source", "params:run_id"],
-                outputs=["raw_sales", "quarantined_sales", "ingestion_summary", "extraction_stats"],
+                outputs="raw_sales",
                 name="ingest_sales",
-            ),
-            node(
-                build_manifest,
-                inputs=["extraction_stats", "ingestion_summary", "params:run_id"],
-                outputs="ingestion_manifest",
-                name="build_manifest",
             ),
         ]
     )

@@ -1,11 +1,19 @@
-"""The `quality` pipeline: checks on the warehouse for the run date, results appended to
-`dq_check_results`, an HTML report, and a gate that fails the run on a critical failure.
+"""The `quality` pipeline: checks on the warehouse, the zone files and the sources for the run
+date, results appended to `dq_check_results`, an HTML report, and a gate that fails the run on
+a critical failure.
 
-Inputs: the ingestion manifests (`retailer_N.ingestion_manifest`), the window's raw and
-quarantine zones (`retailer_N.raw_sales`, `retailer_N.quarantined_sales`, counted for
-reconciliation), the warehouse queries (`dq_*_query`, SQL files in sql/quality/) and
-`warehouse_star_schema` (the transformation's load; an input so the checks run after it). Outputs: `dq_check_results` (warehouse table),
-`dq_report` / `dq_report_latest` (HTML). Thresholds and severities: parameters_quality.yml.
+Per retailer, in the retailer's namespace (as in ingestion), three nodes read the retailer's own
+datasets from catalog_ingestion.yml: `retailer_N.dq_summarize_zone` (`.raw_sales`,
+`.quarantined_sales`: the zone files), `retailer_N.dq_read_manifest` (`.ingestion_manifest`)
+and `retailer_N.dq_reread_source` (`.api_sales`, the source read again). Only their outputs
+leave the namespace, under undotted names (`dq_zone_counts_retailer_N`, `dq_zone_ids_retailer_N`,
+`dq_manifest_retailer_N`, `dq_source_ids_retailer_N`) that the global checks read: no node
+reads another namespace's dataset. Global inputs: the warehouse queries (`dq_*_query`, SQL
+files in sql/quality/) and `warehouse_star_schema` (the transformation's load; an input of
+`dq_collect_manifests` so the warehouse checks run after it).
+Outputs: `dq_check_results` (warehouse table), `dq_report` / `dq_report_latest` (HTML).
+Thresholds and severities: parameters_quality.yml. When a step fails before the report is
+written, `hooks.QualityReportHook` writes one that says so.
 """
 
 from kedro.pipeline import Node, Pipeline
@@ -14,43 +22,92 @@ from retail_pipeline.settings import RETAILERS
 
 from . import nodes
 
+PARAMS = "params:quality"
+WINDOW = {"run_date": "params:run_date", "lookback_days": "params:lookback_days"}
+
+
+def _retailer_template() -> Pipeline:
+    """What each retailer's files, manifest and source hold, one retailer at a time.
+
+    Ordered after the retailer's ingestion by data: zone files (the ingestion's output) ->
+    manifest -> source re-read. Nothing here waits for the (global) warehouse load: a global
+    node between two nodes of a namespace would interrupt it; the global checks wait for it.
+    """
+    return Pipeline([
+        Node(nodes.summarize_zone, ["raw_sales", "quarantined_sales"],
+             ["dq_zone_counts", "dq_zone_ids"], name="dq_summarize_zone"),
+        Node(nodes.manifest_after_ingestion,
+             {"manifest": "ingestion_manifest", "ingested": "dq_zone_counts"},
+             "dq_manifest", name="dq_read_manifest"),
+        Node(nodes.source_ids,
+             {"api_sales": "api_sales", "source": "params:source", **WINDOW, "ingested": "dq_manifest"},
+             "dq_source_ids", name="dq_reread_source"),
+    ])
+
+
+def _per_retailer(code: str, template: Pipeline) -> Pipeline:
+    """The template in `code`'s namespace: its datasets and `params:source` are the retailer's,
+    the run window is shared, and only the outputs leave it, undotted (`<output>_<code>`)."""
+    return Pipeline(
+        template,
+        namespace=code,
+        outputs={name: f"{name}_{code}" for name in
+                 ("dq_zone_counts", "dq_zone_ids", "dq_manifest", "dq_source_ids")},
+        parameters=set(WINDOW.values()),
+    )
+
+
+def _query_check(func, query: str, name: str) -> Node:
+    """A check of one warehouse query: func(query frame, manifests, params)."""
+    return Node(func, [query, "dq_manifests", PARAMS], f"dq_{name}_results", name=f"dq_check_{name}")
+
+
+CHECKS = ["volume", "completeness", "business_rules", "uniqueness", "fact_key_agreement",
+          "referential_integrity", "freshness", "fact_changes", "load_volume_drop",
+          "reconciliation", "quarantine_rate", "source_ids", "warehouse_ids"]
+
 
 def create_pipeline(**kwargs) -> Pipeline:
-    params = "params:quality"
-    return Pipeline(
+    landed = {f"{code}__landed": f"dq_zone_ids_{code}" for code in RETAILERS}
+    served = {f"{code}__served": f"dq_source_ids_{code}" for code in RETAILERS}
+    template = _retailer_template()
+    per_retailer = sum((_per_retailer(code, template) for code in RETAILERS), Pipeline([]))
+    return per_retailer + Pipeline(
         [
             Node(nodes.collect_manifests,
                  inputs={"last_load": "warehouse_star_schema",
-                         **{code: f"{code}.ingestion_manifest" for code in RETAILERS}},
+                         **{code: f"dq_manifest_{code}" for code in RETAILERS}},
                  outputs="dq_manifests", name="dq_collect_manifests"),
-            Node(nodes.count_zones,
-                 inputs={**{f"{code}__raw": f"{code}.raw_sales" for code in RETAILERS},
-                         **{f"{code}__quarantine": f"{code}.quarantined_sales" for code in RETAILERS}},
-                 outputs="dq_zone_counts", name="dq_count_zones"),
-            Node(nodes.check_volume, ["dq_volume_query", "dq_manifests", "params:run_date", params],
+            Node(nodes.collect_zone_counts, {code: f"dq_zone_counts_{code}" for code in RETAILERS},
+                 "dq_zone_counts", name="dq_collect_zone_counts"),
+            # warehouse
+            Node(nodes.check_volume, ["dq_volume_query", "dq_manifests", "params:run_date", PARAMS],
                  "dq_volume_results", name="dq_check_volume"),
-            Node(nodes.check_completeness, ["dq_completeness_query", "dq_manifests", params],
-                 "dq_completeness_results", name="dq_check_completeness"),
-            Node(nodes.check_business_rules, ["dq_business_rules_query", "dq_manifests", params],
-                 "dq_business_rules_results", name="dq_check_business_rules"),
-            Node(nodes.check_uniqueness, ["dq_uniqueness_query", "dq_manifests", params],
-                 "dq_uniqueness_results", name="dq_check_uniqueness"),
-            Node(nodes.check_referential_integrity, ["dq_referential_integrity_query", "dq_manifests", params],
-                 "dq_referential_integrity_results", name="dq_check_referential_integrity"),
-            Node(nodes.check_freshness, ["dq_freshness_query", "dq_manifests", params],
-                 "dq_freshness_results", name="dq_check_freshness"),
+            _query_check(nodes.check_completeness, "dq_completeness_query", "completeness"),
+            _query_check(nodes.check_business_rules, "dq_business_rules_query", "business_rules"),
+            _query_check(nodes.check_uniqueness, "dq_uniqueness_query", "uniqueness"),
+            _query_check(nodes.check_fact_key_agreement, "dq_fact_key_query", "fact_key_agreement"),
+            _query_check(nodes.check_referential_integrity, "dq_referential_integrity_query",
+                         "referential_integrity"),
+            _query_check(nodes.check_freshness, "dq_freshness_query", "freshness"),
+            # what the loads did
+            _query_check(nodes.check_fact_changes, "dq_fact_changes_query", "fact_changes"),
+            _query_check(nodes.check_load_volume_drop, "dq_load_history_query", "load_volume_drop"),
+            # reconciliation: counts and money, then ids
             Node(nodes.check_reconciliation,
-                 ["dq_reconciliation_query", "dq_manifests", "dq_zone_counts", params],
+                 ["dq_reconciliation_query", "dq_manifests", "dq_zone_counts", PARAMS],
                  "dq_reconciliation_results", name="dq_check_reconciliation"),
-            Node(nodes.check_quarantine_rate, ["dq_reconciliation_query", "dq_manifests", params],
-                 "dq_quarantine_rate_results", name="dq_check_quarantine_rate"),
+            _query_check(nodes.check_quarantine_rate, "dq_reconciliation_query", "quarantine_rate"),
+            Node(nodes.check_source_ids, {"params": PARAMS, **WINDOW, **served, **landed},
+                 "dq_source_ids_results", name="dq_check_source_ids"),
+            Node(nodes.check_warehouse_ids,
+                 {"warehouse_ids": "dq_warehouse_ids_query", "params": PARAMS, **WINDOW, **landed},
+                 "dq_warehouse_ids_results", name="dq_check_warehouse_ids"),
+            # results, report, gate
             Node(nodes.assemble_results,
-                 ["params:run_id", "params:run_date", "dq_volume_results", "dq_completeness_results",
-                  "dq_business_rules_results", "dq_uniqueness_results",
-                  "dq_referential_integrity_results", "dq_freshness_results",
-                  "dq_reconciliation_results", "dq_quarantine_rate_results"],
+                 ["params:run_id", "params:run_date", *(f"dq_{name}_results" for name in CHECKS)],
                  ["dq_check_results", "dq_results"], name="dq_assemble_results"),
-            Node(nodes.render_report, ["dq_results", "dq_volume_query", params],
+            Node(nodes.render_report, ["dq_results", "dq_volume_query", PARAMS],
                  ["dq_report", "dq_report_latest", "dq_summary"], name="dq_render_report"),
             # Takes dq_summary so that it runs only after the report (and the results, which the
             # report depends on) are saved: a failed gate leaves both behind.

@@ -2,15 +2,19 @@
 
 Pure functions of DataFrames and parameters; the only I/O is the catalog's
 `warehouse_star_schema` dataset (`PostgresStarSchemaDataset`) that saves what
-`build_star_schema` returns, atomically.
+`build_star_schema` returns, atomically. `stage_sales` runs once per retailer (its rows are
+keyed by retailer_code, so staging one retailer needs no other's); `build_star_schema`
+concatenates the staged parts once and builds the one load of all retailers.
 
 Surrogate keys are computed, not looked up: a deterministic 63-bit hash of
-(retailer_code, natural key). `date_id` is YYYYMMDD; `retailer_id` comes from parameters.
+(retailer_code, natural key) (`keys.surrogate_key`). `date_id` is YYYYMMDD; `retailer_id`
+comes from parameters.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,6 +24,9 @@ import pandera.pandas as pa
 
 from retail_pipeline.run_window import parse_run_date, window_dates
 from retail_pipeline.schemas.warehouse import StagedSaleModel
+from retail_pipeline.warehouse.exactly_once import DEFAULT_MAX_SHARE, parse_accepted
+
+from .keys import surrogate_key
 
 logger = logging.getLogger(__name__)
 
@@ -35,37 +42,17 @@ _IDS = ["product_sku", "customer_id", "store_id"]  # source ids: trimmed so " A1
 _NUMBERS = ["quantity", "unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost"]
 _MONEY = ["unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost"]
 UNKNOWN_CUSTOMER = "(unknown)"
-_MASK63 = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
 
+# What build_star_schema reads of the staged rows: only these are concatenated (not the
+# source records, which the facts do not keep).
+_BUILD_COLUMNS = ["retailer_code", "transaction_id", "product_sku", "product_name", "category",
+                  "customer_external_id", "store_external_id", "transaction_ts", "sale_date", "date_id",
+                  "ts_order", "quantity", *_MONEY]
 FACT_COLUMNS = [
     "sale_id", "date_id", "product_id", "customer_id", "store_id", "retailer_id", "transaction_id",
     "quantity", "unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost",
     "transaction_ts",
 ]
-
-
-def surrogate_key(retailer_code: pd.Series, natural_key: pd.Series, repeated: bool = True) -> np.ndarray:
-    """Deterministic 63-bit key of (retailer_code, natural key), vectorised (int64 >= 0).
-
-    pandas' hash_array is SipHash-2-4 with a fixed key over the UTF-8 text
-    "{retailer_code}\x1f{natural_key}", so a key is the same in every run and process.
-    With `repeated` (dimension keys) each distinct pair is hashed once; transaction ids, unique
-    per row, are hashed directly. Both give the same key for the same pair. A collision would be refused by the loader (and trip
-    the dimension's unique natural key), never merged silently.
-    """
-    if not repeated:
-        texts = retailer_code.astype("str") + "\x1f" + natural_key.astype("str")
-        hashed = pd.util.hash_array(texts.to_numpy(dtype=object), categorize=False)
-        return (hashed & _MASK63).astype(np.int64)
-    r_codes, r_uniq = pd.factorize(retailer_code, use_na_sentinel=False)
-    k_codes, k_uniq = pd.factorize(natural_key, use_na_sentinel=False)
-    width = max(len(k_uniq), 1)
-    pair = r_codes.astype(np.int64) * width + k_codes.astype(np.int64)
-    p_codes, p_uniq = pd.factorize(pair)
-    texts = (pd.Series(np.asarray(r_uniq, dtype=object)[p_uniq // width], dtype="str") + "\x1f"
-             + pd.Series(np.asarray(k_uniq, dtype=object)[p_uniq % width], dtype="str"))
-    hashed = pd.util.hash_array(texts.to_numpy(dtype=object), categorize=False)
-    return (hashed & _MASK63).astype(np.int64)[p_codes]
 
 
 def window_of(run_date: Any, lookback_days: Any) -> tuple[date, date]:
@@ -110,7 +97,10 @@ def _reasons_from_pandera(err: pa.errors.SchemaErrors, index: pd.Index) -> pd.Se
 def stage_sales(
     warehouse: dict[str, Any], run_date: str, lookback_days: int, run_id: str, *raw_sales: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Canonical rows of every retailer for the window -> (loadable rows, quarantined rows).
+    """Canonical rows for the window -> (loadable rows, quarantined rows).
+
+    The pipeline passes one retailer's rows (a node per retailer namespace): rows are keyed by
+    (retailer_code, transaction_id), so staging retailers apart or together gives the same rows.
 
     Keeps the latest version of a transaction (by `ingested_at`) so a corrected row replaces
     the old one; checks each row against `StagedSaleModel` and the run window; every row that
@@ -194,12 +184,40 @@ def _quarantine_rows(bad: pd.DataFrame, reasons: pd.Series, start: date, end: da
     })
 
 
-def build_star_schema(
-    staged: pd.DataFrame, quarantine: pd.DataFrame, warehouse: dict[str, Any],
-    run_date: str, lookback_days: int, run_id: str,
+def _one_frame(parts: pd.DataFrame | Sequence[pd.DataFrame], columns: list[str] | None = None) -> pd.DataFrame:
+    """The parts as one frame, only `columns` (selecting copies nothing): concatenated once, or
+    returned as is when only one part has rows. Empty parts are left out of the concatenation."""
+    parts = [parts] if isinstance(parts, pd.DataFrame) else list(parts)
+    if columns is not None:
+        parts = [p[columns] for p in parts]
+    filled = [p for p in parts if len(p)] or parts[:1]
+    return filled[0] if len(filled) == 1 else pd.concat(filled, ignore_index=True)
+
+
+def build_star_schema_from_retailers(
+    warehouse: dict[str, Any], run_date: str, lookback_days: int, run_id: str,
+    accept_fact_loss: Any = False, **per_retailer: pd.DataFrame,
 ) -> dict[str, Any]:
-    """Loadable rows -> the frames `PostgresStarSchemaDataset` saves in one transaction."""
+    """The pipeline's form of `build_star_schema`: inputs `staged_<code>` and `quarantine_<code>`
+    (each retailer's `stage_sales` outputs, in the order given), so the load stays one save."""
+    staged = [frame for name, frame in per_retailer.items() if name.startswith("staged_")]
+    quarantine = [frame for name, frame in per_retailer.items() if name.startswith("quarantine_")]
+    return build_star_schema(staged, quarantine, warehouse, run_date, lookback_days, run_id, accept_fact_loss)
+
+
+def build_star_schema(
+    staged: pd.DataFrame | Sequence[pd.DataFrame], quarantine: pd.DataFrame | Sequence[pd.DataFrame],
+    warehouse: dict[str, Any], run_date: str, lookback_days: int, run_id: str, accept_fact_loss: Any = False,
+) -> dict[str, Any]:
+    """Loadable rows (a frame, or one per retailer) -> the frames saved in one transaction.
+
+    `fact_loss` tells the loader how much of a retailer-day's facts a load may remove
+    (`warehouse.max_fact_loss_share`) and which days an operator accepted (`accept_fact_loss`:
+    true, or retailer_code:YYYY-MM-DD items); malformed items fail here, before any load.
+    """
+    staged, quarantine = _one_frame(staged, _BUILD_COLUMNS), _one_frame(quarantine)
     start, end = window_of(run_date, lookback_days)
+    accepted = parse_accepted(accept_fact_loss)
     retailers = warehouse["retailers"]
     dim_retailer = pd.DataFrame({
         "retailer_id": pd.Series([int(r["retailer_id"]) for r in retailers.values()], dtype="int64"),
@@ -252,6 +270,10 @@ def build_star_schema(
         "facts": facts,
         "quarantine": quarantine,
         "audit": audit,
+        "fact_loss": {
+            "max_share": float(warehouse.get("max_fact_loss_share", DEFAULT_MAX_SHARE)),
+            "accept": True if accepted is True else sorted(f"{code}:{day}" for code, day in accepted),
+        },
     }
 
 

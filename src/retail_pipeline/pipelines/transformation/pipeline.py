@@ -1,7 +1,11 @@
 """The `transformation` pipeline: the window's canonical rows (raw zone) -> star schema.
 
-Inputs are the ingestion outputs `retailer_N.raw_sales`, so Kedro (and the Airflow DAG it
-generates) orders this pipeline after ingestion. The warehouse load is one catalog dataset,
+Staging is per retailer, in the retailer's namespace (as in ingestion): `retailer_N.stage_sales`
+reads its own `retailer_N.raw_sales` (the ingestion output, so Kedro and the Airflow DAG order
+this pipeline after ingestion) and hands its rows out under undotted names,
+`staged_sales_retailer_N` and `warehouse_quarantine_rows_retailer_N` (in-memory, passed by
+reference). Only outputs cross the namespace, so no node reads another namespace's dataset.
+`build_star_schema` (global) concatenates the parts once and makes the one warehouse load,
 `warehouse_star_schema` (PostgresStarSchemaDataset), saved atomically.
 """
 
@@ -9,22 +13,46 @@ from kedro.pipeline import Node, Pipeline
 
 from retail_pipeline.settings import RETAILERS
 
-from .nodes import build_star_schema, stage_sales
+from .nodes import build_star_schema_from_retailers, stage_sales
 
 _RUN = ["params:run_date", "params:lookback_days", "params:run_id"]
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def _retailer_template() -> Pipeline:
     return Pipeline([
         Node(
             stage_sales,
-            inputs=["params:warehouse", *_RUN, *(f"{code}.raw_sales" for code in RETAILERS)],
+            inputs=["params:warehouse", *_RUN, "raw_sales"],
             outputs=["staged_sales", "warehouse_quarantine_rows"],
             name="stage_sales",
         ),
+    ])
+
+
+def _staging(code: str, template: Pipeline) -> Pipeline:
+    """One retailer's staging: its datasets namespaced, the run's parameters shared."""
+    return Pipeline(
+        template,
+        namespace=code,
+        outputs={"staged_sales": f"staged_sales_{code}",
+                 "warehouse_quarantine_rows": f"warehouse_quarantine_rows_{code}"},
+        parameters={name: name for name in ["params:warehouse", *_RUN]},
+    )
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    template = _retailer_template()
+    staging = sum((_staging(code, template) for code in RETAILERS), Pipeline([]))
+    return staging + Pipeline([
         Node(
-            build_star_schema,
-            inputs=["staged_sales", "warehouse_quarantine_rows", "params:warehouse", *_RUN],
+            build_star_schema_from_retailers,
+            inputs={
+                "warehouse": "params:warehouse", "run_date": "params:run_date",
+                "lookback_days": "params:lookback_days", "run_id": "params:run_id",
+                "accept_fact_loss": "params:accept_fact_loss",
+                **{f"staged_{code}": f"staged_sales_{code}" for code in RETAILERS},
+                **{f"quarantine_{code}": f"warehouse_quarantine_rows_{code}" for code in RETAILERS},
+            },
             outputs="warehouse_star_schema",
             name="build_star_schema",
         ),

@@ -1,0 +1,161 @@
+"""When may an extraction be trusted although the source can change while it is paged?
+
+Paging is a series of requests, each on whatever the source holds at that moment. A row moved,
+inserted or deleted between two pages shifts what the later pages hold: offset and page-number
+paging then skip unchanged rows (or repeat them), cursor paging misses a row moved behind the
+cursor. So an extraction is accepted only on evidence that it saw one state of the source:
+
+1. data version (`version_header`, e.g. the simulators' `X-Data-Version`): every page carried
+   the same version, read by the API in the page's own snapshot. The version changes with every
+   committed change to the table, so no change committed between the first and the last page:
+   the pages together are exactly the window at that version. Accepted at once.
+2. verified reread (the API gives no version, or the version moved): the extraction is repeated
+   and accepted when its records equal the previous extraction's (as a multiset of 64-bit
+   digests of each record's JSON) and its own paging fields showed no change. A repeat whose
+   own version held is accepted as in 1.
+
+The version is the whole table's, so it also moves with writes outside the window (a busy
+retailer's today); then 2 accepts the repeat that equals its predecessor. Either way an
+extraction whose paging fields contradict each other (the total differs between pages, or the
+records received differ from the total) is never accepted. After `max_attempts`
+extractions without acceptance, `RetailerApiError` names the retailer: the source kept changing,
+rerun. Only the digests of the previous extraction are kept (8 bytes a record), not its frames.
+
+Limits of 2 (no help from the API): two equal extractions are evidence, not proof; a change
+undone between them and redone at the same place during both would fool it. The data version
+has no such gap; use it where the API offers one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from retail_pipeline.extraction.errors import RetailerApiError
+from retail_pipeline.extraction.frames import Page
+from retail_pipeline.extraction.responses import VERSION
+
+log = logging.getLogger(__name__)
+
+DATA_VERSION = "data_version"
+VERIFIED_REREAD = "verified_reread"
+
+
+@dataclass(frozen=True)
+class Consistency:
+    """The catalog's `consistency:` block (all optional)."""
+
+    version_header: str | None = None  # response header with the table's data version
+    max_attempts: int = 4              # extractions, the first included
+    pause_seconds: float = 1.0         # before a repeat after a change; doubles, capped at 30 s
+
+    @classmethod
+    def from_config(cls, retailer: str, config: dict[str, Any] | None) -> Consistency:
+        config = dict(config or {})
+        unknown = set(config) - {"version_header", "max_attempts", "pause_seconds"}
+        if unknown:
+            raise RetailerApiError(f"{retailer}: unknown consistency option(s) {', '.join(sorted(unknown))}; "
+                                   f"known: version_header, max_attempts, pause_seconds")
+        policy = cls(**config)
+        if int(policy.max_attempts) < 2:
+            raise RetailerApiError(f"{retailer}: consistency.max_attempts must be >= 2 (a reread needs two "
+                                   f"extractions), got {policy.max_attempts}")
+        return policy
+
+
+class Extraction:
+    """One walk's pages plus what its responses said about the source's state."""
+
+    def __init__(self, total_field: str | None) -> None:
+        self.pages: list[Page] = []
+        self.total: int | None = None
+        self._total_field = total_field
+        self._versions: list[str | None] = []
+        self._totals: set[int] = set()
+
+    def add(self, body: dict, page: Page) -> None:
+        self._versions.append(body.get(VERSION))
+        total = body.get(self._total_field) if self._total_field else None
+        if isinstance(total, int):
+            self._totals.add(total)
+        self.pages.append(page)
+
+    @property
+    def rows(self) -> int:
+        return sum(page.rows for page in self.pages)
+
+    @property
+    def version(self) -> str | None:
+        """The data version when every page carried the same one, else None."""
+        versions = set(self._versions)
+        return self._versions[0] if len(versions) == 1 and None not in versions else None
+
+    def version_moved(self) -> str | None:
+        """Why the data version says the table changed during this walk (perhaps outside the
+        window: the version is the whole table's); None if it did not or is not served."""
+        versions = [v for v in dict.fromkeys(self._versions) if v is not None]
+        if len(versions) > 1:
+            return f"the data version moved from {versions[0]} to {versions[-1]} while paging"
+        return None
+
+    def contradiction(self) -> str | None:
+        """Why the window's own paging fields show it changed during this walk (then the walk is
+        never accepted); None if they agree."""
+        if len(self._totals) > 1:
+            return f"the API's total changed while paging ({', '.join(map(str, sorted(self._totals)))})"
+        if self.total is not None and self.rows != self.total:
+            return f"{self.rows} records came but the API's total said {self.total}"
+        return None
+
+    def digests(self) -> np.ndarray:
+        """Sorted 64-bit digests of every record's JSON: the extraction as a multiset."""
+        records = pa.table({"r": pa.chunked_array([p.source_record for p in self.pages], type=pa.large_string())})
+        with duckdb.connect() as con:
+            con.register("records", records)
+            return np.sort(con.sql("SELECT hash(r) AS h FROM records").fetchnumpy()["h"])
+
+    def release(self) -> None:
+        self.pages.clear()
+        pa.default_memory_pool().release_unused()
+
+
+def extract_consistently(extract: Callable[[], Extraction], policy: Consistency, retailer: str,
+                         what: str, sleep: Callable[[float], None]) -> tuple[Extraction, int, str]:
+    """(accepted extraction, extractions made, DATA_VERSION | VERIFIED_REREAD); see the module
+    docstring. `what` names the request in messages (URL and window)."""
+    previous: np.ndarray | None = None
+    attempts, reason = int(policy.max_attempts), ""
+    for attempt in range(1, attempts + 1):
+        extraction = extract()
+        contradiction = extraction.contradiction()
+        if contradiction is None and policy.version_header and extraction.version is not None:
+            return extraction, attempt, DATA_VERSION
+        digests = extraction.digests()
+        agrees = previous is not None and np.array_equal(previous, digests)
+        if contradiction is None and agrees:
+            return extraction, attempt, VERIFIED_REREAD
+        differs = None if previous is None or agrees else (
+            f"its records differ from the previous extraction's ({len(previous)} -> {len(digests)} records)")
+        known = [r for r in (contradiction, extraction.version_moved(), differs) if r]
+        # Nothing known to have changed (first extraction, no version): reread at once to compare.
+        reason = "; ".join(known) or (
+            f"no {policy.version_header} header on every page" if policy.version_header else "no data version")
+        wait = min(float(policy.pause_seconds) * 2 ** (attempt - 1), 30.0) if known else 0.0
+        previous = digests
+        extraction.release()
+        if attempt == attempts:
+            break
+        log.log(logging.WARNING if known else logging.INFO, "%s: extraction %d/%d of %s not accepted: %s; "
+                "extracting again%s", retailer, attempt, attempts, what, reason, f" in {wait:.1f}s" if wait else "")
+        sleep(wait)
+    raise RetailerApiError(
+        f"{retailer}: the source kept changing during extraction: {attempts} extractions of {what} and "
+        f"none consistent (last: {reason}). Rows could have been missed, so nothing was ingested; "
+        f"rerun when the retailer's data holds still (or raise consistency.max_attempts)."
+    )

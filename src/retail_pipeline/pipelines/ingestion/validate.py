@@ -1,0 +1,255 @@
+"""Validation and split: canonical records -> raw (valid) rows and quarantine rows with reasons.
+
+`split_valid_quarantine` runs the canonical pandera model (`schemas.canonical.CanonicalSale`,
+whose bounds are the sale rules) lazily over all rows, turns its failure cases and the parse
+issues of normalization into readable reasons per row, and splits the rows into valid ones and
+quarantined ones (with `reasons`). It also counts rows per day so that received = written +
+quarantined can be checked per retailer and day. Reason texts map to stable kinds
+(`_check_name`) that the manifest counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from retail_pipeline.pipelines.ingestion.normalize import ISSUES, _shown, release_memory
+from retail_pipeline.run_window import parse_run_date, window_dates
+from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS, QUARANTINE_COLUMNS, CanonicalSale
+from retail_pipeline.schemas.rules import MAX_TEXT, MONEY_SCALE
+
+log = logging.getLogger(__name__)
+
+
+_PRIORITY = {"not_nullable": 0, "parse": 0}
+
+
+def _reason(column: str | None, check: str, value: Any, row: dict | None) -> str:
+    """A sentence a person can act on, for one pandera failure case."""
+    if check == "not_nullable":
+        return f"{column} is missing"
+    if check.startswith("greater_than_or_equal_to"):
+        return f"{column} must be >= {check[len('greater_than_or_equal_to('):-1]} (got {value})"
+    if check.startswith("greater_than"):
+        return f"{column} must be > {check[len('greater_than('):-1]} (got {value})"
+    if check.startswith("less_than_or_equal_to"):
+        return f"{column} must be <= {check[len('less_than_or_equal_to('):-1]} (got {value})"
+    if check == "money_scale":
+        return f"{column} has more than {MONEY_SCALE} decimals (got {value}): money is quarantined, never rounded"
+    if check.startswith("in_range"):
+        return f"{column} must be in {check[len('in_range'):]} (got {value})"
+    if check.startswith("str_length"):
+        text = "" if value is None else str(value)
+        if text == "":
+            return f"{column} is empty"
+        return f"{column} is longer than {MAX_TEXT} characters (got {len(text)})"
+    if check.startswith("str_matches"):
+        if value is not None and str(value) == "":
+            return f"{column} is empty"
+        if column in ("transaction_ts", "ingested_at", "sale_date"):
+            return f"{column} is not an ISO 8601 UTC value (got {_shown(value)})"
+        return f"{column} is not a safe identifier: letters, digits and _.:/#- only (got {_shown(value)})"
+    if check == "total_matches_quantity_x_price" and row is not None:
+        q, p, t = row["quantity"], row["unit_price"], row["total_amount"]
+        return (f"total_amount {t:.2f} differs from quantity {q:g} x unit_price {p:.2f} = {q * p:.2f} "
+                f"by more than a cent")
+    if check == "not_in_future" and row is not None:
+        return f"transaction_ts {row['transaction_ts']} is in the future (ingested at {row['ingested_at']})"
+    if check == "transaction_id_unique" and row is not None:
+        return (f"duplicate transaction_id {row['transaction_id']!r}: an earlier record in this "
+                f"window has the same id (the first one is kept)")
+    return f"{column or 'record'} failed check {check} (got {_shown(value)})"
+
+
+def _validation_view(normalized: pd.DataFrame) -> pd.DataFrame:
+    """The canonical columns with exact dtypes; null quantities become 0 (reported as missing)."""
+    columns = {name: normalized[name] for name in CANONICAL_COLUMNS}
+    columns["quantity"] = columns["quantity"].fillna(0).astype("int64")
+    return pd.DataFrame(columns, copy=False)
+
+
+def _pandera_failures(view: pd.DataFrame) -> pd.DataFrame | None:
+    try:
+        CanonicalSale.validate(view, lazy=True, inplace=True)  # the view is ours: no copy
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        schema_level = cases[cases["index"].isna()]
+        if len(schema_level):
+            raise ValueError(
+                "the normalized frame does not fit the canonical model (a bug in the ingestion "
+                f"nodes, not bad data):\n{schema_level.to_string()}"
+            ) from exc
+        return cases
+    return None
+
+
+def row_reasons(normalized: pd.DataFrame) -> dict[int, list[str]]:
+    """Reasons per row position, from parse issues, null quantities and the canonical model."""
+    per_row: dict[int, dict[str, tuple[int, str]]] = defaultdict(dict)
+    frame_level: dict[int, list[str]] = defaultdict(list)
+
+    def put(pos: int, column: str, priority: int, text: str) -> None:
+        current = per_row[pos].get(column)
+        if current is None or priority < current[0]:
+            per_row[pos][column] = (priority, text)
+
+    issues = normalized[ISSUES].to_numpy()
+    for pos in np.flatnonzero(pd.notna(issues) & (issues != None)):  # noqa: E711
+        for column, text in issues[pos]:
+            put(int(pos), column, 0, text)
+    quantity_missing = normalized["quantity"].isna().to_numpy()
+    for pos in np.flatnonzero(quantity_missing):
+        put(int(pos), "quantity", 1, "quantity is missing")
+
+    view = _validation_view(normalized)
+    cases = _pandera_failures(view)
+    if cases is None:
+        return _merge_reasons(per_row, frame_level)
+    # One case per row and check; a column check per column (several columns share a check
+    # name such as greater_than(0)), a whole-record check once (pandera lists it per column).
+    per_column = cases["schema_context"].astype(str) != "DataFrameSchema"
+    cases = cases.assign(_column=cases["column"].astype(str).where(per_column, ""))
+    cases = cases.drop_duplicates(["index", "_column", "check"], keep="first")
+    rows = cases["index"].astype("int64").tolist()
+    checks = cases["check"].astype(str).tolist()
+    contexts = cases["schema_context"].astype(str).tolist()
+    columns = cases["column"].tolist()
+    values = cases["failure_case"].tolist()
+    del cases
+    # The few rows failing a whole-record check: their fields, fetched once for all of them.
+    frame_rows = sorted({pos for pos, context in zip(rows, contexts, strict=True) if context == "DataFrameSchema"})
+    record = {}
+    if frame_rows:
+        fields = ("quantity", "unit_price", "total_amount", "transaction_ts", "ingested_at", "transaction_id")
+        picked = {name: view[name].iloc[frame_rows].tolist() for name in fields}
+        record = {pos: {name: picked[name][i] for name in fields} for i, pos in enumerate(frame_rows)}
+    for pos, check, context, column, value in zip(rows, checks, contexts, columns, values, strict=True):
+        if context == "DataFrameSchema":
+            if check == "total_matches_quantity_x_price" and per_row[pos].keys() & {
+                    "quantity", "unit_price", "total_amount"}:
+                continue  # its inputs already have a reason of their own
+            frame_level[pos].append(_reason(None, check, None, record[pos]))
+            continue
+        column = str(column)
+        if column == "quantity" and quantity_missing[pos]:
+            continue  # the placeholder 0 of a missing quantity
+        if column == "sale_date" and "transaction_ts" in per_row[pos]:
+            continue  # derived from transaction_ts, which has its own reason
+        priority = _PRIORITY.get(check, 1 if check.startswith("str_length") else 2)
+        put(pos, column, priority, _reason(column, check, value, None))
+
+    del view
+    return _merge_reasons(per_row, frame_level)
+
+
+def _merge_reasons(per_row: dict, frame_level: dict) -> dict[int, list[str]]:
+    order = {name: i for i, name in enumerate(CANONICAL_COLUMNS)}
+    reasons: dict[int, list[str]] = {}
+    for pos in set(per_row) | set(frame_level):
+        columns = sorted(per_row.get(pos, {}).items(), key=lambda item: order.get(item[0], 99))
+        reasons[pos] = [text for _, (_, text) in columns] + frame_level.get(pos, [])
+    return {pos: texts for pos, texts in reasons.items() if texts}
+
+
+def _check_name(reason: str) -> str:
+    """A stable short key for counting reasons in the manifest."""
+    for key, kind in (("unparseable money", "unparseable_money"), ("unparseable timestamp", "unparseable_timestamp"),
+                      ("is missing", "missing_value"), ("is empty", "empty_value"),
+                      ("longer than", "overlong_text"), ("safe identifier", "unsafe_identifier"),
+                      ("must be >", "out_of_range"), ("must be <", "out_of_range"),
+                      ("must be in", "out_of_range"), ("out of range", "out_of_range"),
+                      ("decimals", "excess_decimals"),
+                      ("whole number", "out_of_range"), ("not a number", "unparseable_number"),
+                      ("differs from quantity", "total_mismatch"), ("in the future", "future_date"),
+                      ("duplicate transaction_id", "duplicate_id"), ("outside the window", "outside_window")):
+        if key in reason:
+            return kind
+    return "other"
+
+
+def split_valid_quarantine(normalized: pd.DataFrame, extraction_stats: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Split normalized records into raw (valid) and quarantine (with reasons), and count.
+
+    Returns:
+        raw_sales: canonical rows that passed every check (CanonicalSale).
+        quarantined_sales: the other rows, each with `reasons` (list of readable strings),
+            `sale_date` = its business date, or the run date when it has none in the window.
+        summary: per-day and total counts, and reasons counted by kind, for the manifest.
+
+    The normalized frame is consumed: its columns move into the two outputs one by one (it is
+    left without them), so a window is held about once, not twice. Pass a frame you own.
+    """
+    window_start = parse_run_date(extraction_stats["window_start"]).isoformat()
+    window_end = parse_run_date(extraction_stats["window_end"]).isoformat()
+    days = [d.isoformat() for d in window_dates(window_start, window_end)]
+    if not normalized.index.equals(pd.RangeIndex(len(normalized))):
+        normalized = normalized.reset_index(drop=True)
+    n = len(normalized)
+
+    reasons = row_reasons(normalized)
+    release_memory()  # what the validation's Arrow string checks allocated
+    sale_date = normalized["sale_date"]
+    outside = (sale_date.notna() & ~sale_date.isin(days)).to_numpy()
+    for pos in np.flatnonzero(outside):
+        reasons.setdefault(int(pos), []).append(
+            f"sale_date {sale_date.iloc[pos]} is outside the window {window_start}..{window_end} "
+            f"that was requested")
+    del sale_date
+
+    bad = np.zeros(n, dtype=bool)
+    if reasons:
+        bad[list(reasons)] = True
+    good = ~bad
+    positions = np.flatnonzero(bad)
+    valid_columns: dict[str, pd.Series] = {}
+    held_columns: dict[str, pd.Series] = {}
+    for name in CANONICAL_COLUMNS:  # each column leaves the normalized frame as it is split
+        column = normalized.pop(name)
+        valid_columns[name] = column[good].reset_index(drop=True) if bad.any() else column
+        held_columns[name] = column[bad].reset_index(drop=True)
+        del column
+    valid = pd.DataFrame(valid_columns, copy=False)
+    quarantined = pd.DataFrame(held_columns, copy=False)
+    del valid_columns, held_columns
+    valid["quantity"] = valid["quantity"].astype("int64")
+    quarantined["quantity"] = quarantined["quantity"].astype("Int64")  # whole numbers or null
+    quarantined["reasons"] = pd.Series([reasons[int(pos)] for pos in positions], index=quarantined.index,
+                                       dtype=object)
+    q_date = quarantined["sale_date"]
+    quarantined["sale_date"] = q_date.where(q_date.isin(days), window_end).astype("str")
+    quarantined = quarantined.loc[:, list(QUARANTINE_COLUMNS)]
+
+    # Day totals in whole cents (exact; a float sum drifts on large days), shown as numbers.
+    cents = pd.Series(np.rint(valid["total_amount"].to_numpy(dtype="float64") * 100).astype("int64"),
+                      index=valid.index)
+    written = cents.groupby(valid["sale_date"], sort=False).agg(["size", "sum"])
+    held = quarantined.groupby("sale_date", sort=False).size()
+    per_day = []
+    for day in days:
+        rows_written = int(written["size"].get(day, 0)) if len(written) else 0
+        rows_quarantined = int(held.get(day, 0)) if len(held) else 0
+        day_cents = int(written["sum"].get(day, 0)) if len(written) else 0
+        per_day.append({"sale_date": day, "rows_received": rows_written + rows_quarantined,
+                        "rows_written": rows_written, "rows_quarantined": rows_quarantined,
+                        "total_amount_written": round(day_cents / 100, 2)})
+    by_kind = Counter(_check_name(text) for texts in reasons.values() for text in texts)
+    summary = {
+        "rows_received": n,
+        "rows_written": len(valid),
+        "rows_quarantined": len(quarantined),
+        "reasons_by_kind": dict(sorted(by_kind.items())),
+        "days": per_day,
+    }
+    if summary["rows_written"] + summary["rows_quarantined"] != n:  # pragma: no cover - invariant
+        raise AssertionError(f"rows lost in the split: {n} received, {summary}")
+    code = extraction_stats.get("retailer_code", "?")
+    log.info("%s: %d received, %d valid, %d quarantined %s", code, n, len(valid), len(quarantined),
+             summary["reasons_by_kind"] or "")
+    return valid, quarantined, summary
+
+

@@ -1,0 +1,175 @@
+"""Reconciliation by ids, not only counts: a lost row and a doubled one cannot cancel out.
+
+* `reconciliation_source_ids`: the quality pipeline reads each retailer's window from its API
+  again (`{code}.api_sales`, the dataset ingestion uses) and compares, per day, the multiset of
+  transaction ids served with the ids in the raw + quarantine zone files. The ids are trimmed
+  and dated by ingestion's own `normalize_sales`, and a row without a business date in the
+  window is expected in the run date's quarantine partition, as ingestion files it.
+* `reconciliation_warehouse_ids`: per day, the ids of the raw zone files = the ids of the fact
+  lines + the ids of the warehouse-quarantined rows (sql/quality/warehouse_ids.sql).
+
+Each day also gets a checksum of its ids: the sum over rows of the first 60 bits of md5(id) as
+an integer, the same number PostgreSQL gives for
+``sum(('x' || left(md5(transaction_id), 15))::bit(60)::bigint)``, so an operator can compare a
+day anywhere without moving the ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retail_pipeline.run_window import parse_run_date, window_start, window_dates
+
+from .results import check_cfg, days_text, frame, result
+
+_ID_COLUMNS = ["sale_date", "transaction_id"]
+
+
+def id_checksum(ids: pd.Series | list[str]) -> int:
+    """Sum over rows of int(md5(id)[:15], 16): order-free, exact, equal to the SQL above."""
+    values = pd.Series(ids, dtype="str").fillna("")
+    if values.empty:
+        return 0
+    codes, uniques = pd.factorize(values)
+    hashed = np.array([int(hashlib.md5(u.encode("utf-8")).hexdigest()[:15], 16) for u in uniques],
+                      dtype=np.uint64)
+    per_row = hashed[codes]
+    # 60-bit values: sum the high and low 30 bits apart so no int64 sum can overflow.
+    high = int((per_row >> np.uint64(30)).astype(np.int64).sum())
+    low = int((per_row & np.uint64((1 << 30) - 1)).astype(np.int64).sum())
+    return (high << 30) + low
+
+
+def source_ids(api_sales: pd.DataFrame, source: dict[str, Any], run_date: str,
+               lookback_days: Any, ingested: Any = None) -> pd.DataFrame:
+    """The ids a retailer's API serves for the window, per day, as ingestion would file them.
+
+    Uses ingestion's `normalize_sales` (field mapping, trimming, timestamp parsing), then its
+    partition rule: a row dated outside the window, or not dated at all, is filed on the run
+    date (in quarantine). Returns a frame (sale_date, transaction_id); a missing id is ''.
+    `ingested` (the run's manifests, read after the warehouse load) is only an input so that
+    the source is read again after the ingestion and the load, never before them.
+    """
+    from retail_pipeline.pipelines.ingestion.nodes import normalize_sales
+
+    end = parse_run_date(run_date)
+    days = [d.isoformat() for d in window_dates(window_start(end.isoformat(), lookback_days), end)]
+    normalized, _ = normalize_sales(api_sales, source, "quality-reread")
+    sale_date = normalized["sale_date"].astype("str")
+    sale_date = sale_date.where(sale_date.isin(days), end.isoformat())
+    ids = normalized["transaction_id"].astype("str")
+    return pd.DataFrame({"sale_date": sale_date.to_numpy(dtype=object),
+                         "transaction_id": ids.where(ids.notna(), "").to_numpy(dtype=object)})
+
+
+def _counts(ids: pd.DataFrame | None) -> pd.Series:
+    if ids is None or ids.empty:
+        return pd.Series([], dtype="int64", index=pd.MultiIndex.from_tuples([], names=_ID_COLUMNS))
+    return ids.groupby(_ID_COLUMNS).size()
+
+
+def _compare(left: pd.DataFrame, right: pd.DataFrame, names: tuple[str, str],
+             days: list[str], sample_size: int) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Multisets of ids per day: (rows out of line, per-day summary, sample of differing ids)."""
+    a, b = names
+    joined = pd.concat([_counts(left).rename(a), _counts(right).rename(b)], axis=1).fillna(0).astype("int64")
+    diff = joined[joined[a] != joined[b]].reset_index()
+    summary = []
+    for day in days:
+        mine_l = left[left["sale_date"] == day]["transaction_id"] if len(left) else pd.Series([], dtype="str")
+        mine_r = right[right["sale_date"] == day]["transaction_id"] if len(right) else pd.Series([], dtype="str")
+        gaps = diff[diff["sale_date"] == day]
+        summary.append({
+            "sale_date": day, f"{a}_rows": len(mine_l), f"{b}_rows": len(mine_r),
+            f"{a}_checksum": str(id_checksum(mine_l)), f"{b}_checksum": str(id_checksum(mine_r)),
+            f"{a}_not_{b}": int((gaps[a] - gaps[b]).clip(lower=0).sum()),
+            f"{b}_not_{a}": int((gaps[b] - gaps[a]).clip(lower=0).sum()),
+        })
+    # ids of the first kind first (rows lost matter most), then the others
+    diff = diff.assign(_lost=diff[a] > diff[b]).sort_values(["_lost", "sale_date", "transaction_id"],
+                                                           ascending=[False, True, True])
+    sample = [{"sale_date": r.sale_date, "transaction_id": r.transaction_id, a: int(getattr(r, a)),
+               b: int(getattr(r, b))} for r in diff.head(sample_size).itertuples()]
+    out_of_line = int((diff[a] - diff[b]).abs().sum())
+    return out_of_line, summary, sample
+
+
+def _window(run_date: str, lookback_days: Any) -> list[str]:
+    end = parse_run_date(run_date)
+    return [d.isoformat() for d in window_dates(window_start(end.isoformat(), lookback_days), end)]
+
+
+def _by_retailer(frames: dict[str, Any], suffix: str) -> dict[str, Any]:
+    return {name[: -len(suffix)]: value for name, value in frames.items() if name.endswith(suffix)}
+
+
+def check_source_ids(params: dict[str, Any], run_date: str, lookback_days: Any,
+                     **frames: pd.DataFrame) -> pd.DataFrame:
+    """Per retailer: ids served by the source (inputs `<code>__served`, see `source_ids`) vs ids
+    in its raw + quarantine files (`<code>__landed`, see `reconciliation.summarize_zone`)."""
+    cfg = check_cfg(params, "reconciliation_source_ids")
+    sample_size = int(params.get("sample_size", 10))
+    days = _window(run_date, lookback_days)
+    served, landed = _by_retailer(frames, "__served"), _by_retailer(frames, "__landed")
+    out = []
+    for code in sorted(set(served) | set(landed)):
+        zone = landed.get(code)
+        zone = zone[_ID_COLUMNS] if zone is not None and len(zone) else pd.DataFrame(columns=_ID_COLUMNS)
+        gap, summary, sample = _compare(served.get(code, pd.DataFrame(columns=_ID_COLUMNS)), zone,
+                                        ("served", "landed"), days, sample_size)
+        bad = [d for d in summary if d["served_not_landed"] or d["landed_not_served"]]
+        if not bad:
+            message = (f"{code}: the ids the source serves are the ids in the raw + quarantine files "
+                       f"on every window day ({sum(d['served_rows'] for d in summary):,} rows)")
+        else:
+            message = (f"{code}: the ids the source serves differ from the ids in the raw + quarantine "
+                       f"files on " + days_text([f"{d['sale_date']} ({d['served_not_landed']} served but "
+                                                 f"not landed, {d['landed_not_served']} landed but not "
+                                                 f"served)" for d in bad])
+                       + "; rows served meanwhile by a late insert also show here: rerun the day to repair")
+        out.append(result(code, "reconciliation_source_ids", cfg["severity"], gap, 0, not bad,
+                          message=message, days=summary, sample=sample))
+    return frame(out)
+
+
+def check_warehouse_ids(warehouse_ids: pd.DataFrame, params: dict[str, Any], run_date: str,
+                        lookback_days: Any, **frames: pd.DataFrame) -> pd.DataFrame:
+    """Per retailer: ids of the raw zone files (`<code>__landed`, zone 'raw') vs the ids of the
+    fact lines + warehouse-quarantined rows of each window day."""
+    cfg = check_cfg(params, "reconciliation_warehouse_ids")
+    sample_size = int(params.get("sample_size", 10))
+    days = _window(run_date, lookback_days)
+    landed = _by_retailer(frames, "__landed")
+    wh = warehouse_ids.copy()
+    if not wh.empty:
+        wh["sale_date"] = pd.to_datetime(wh["sale_date"]).dt.date.astype(str)
+        wh["transaction_id"] = wh["transaction_id"].astype("str")
+    codes = set(landed) | (set(wh["retailer_code"].dropna()) if not wh.empty else set())
+    out = []
+    for code in sorted(codes):
+        zone = landed.get(code)
+        raw = (zone[zone["zone"] == "raw"][_ID_COLUMNS] if zone is not None and len(zone)
+               else pd.DataFrame(columns=_ID_COLUMNS))
+        mine = wh[wh["retailer_code"] == code][_ID_COLUMNS] if not wh.empty else pd.DataFrame(columns=_ID_COLUMNS)
+        gap, summary, sample = _compare(raw, mine, ("raw", "warehouse"), days, sample_size)
+        if not wh.empty:
+            places = wh[wh["retailer_code"] == code].groupby(["sale_date", "place"]).size()
+            for day in summary:
+                day["fact_rows"] = int(places.get((day["sale_date"], "fact"), 0))
+                day["warehouse_quarantine_rows"] = int(places.get((day["sale_date"], "warehouse_quarantine"), 0))
+        bad = [d for d in summary if d["raw_not_warehouse"] or d["warehouse_not_raw"]]
+        if not bad:
+            message = (f"{code}: the ids of the raw zone files are the ids of the facts + warehouse "
+                       f"quarantine on every window day")
+        else:
+            message = (f"{code}: the ids of the raw zone files differ from the facts + warehouse quarantine on "
+                       + days_text([f"{d['sale_date']} ({d['raw_not_warehouse']} in raw but not in the "
+                                    f"warehouse, {d['warehouse_not_raw']} in the warehouse but not in raw)"
+                                    for d in bad]))
+        out.append(result(code, "reconciliation_warehouse_ids", cfg["severity"], gap, 0, not bad,
+                          message=message, days=summary, sample=sample))
+    return frame(out)

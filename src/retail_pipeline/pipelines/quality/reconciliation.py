@@ -1,0 +1,219 @@
+"""Reconciliation by counts and money: the ingestion manifests, the zone files and the warehouse.
+
+* `reconciliation_source`: per retailer and window day, the rows the source sent (manifest) =
+  rows in the raw zone files + rows in the quarantine zone files, and the manifest's own counts
+  agree with the files;
+* `reconciliation_warehouse`: valid rows in the raw zone = fact rows + rows the warehouse load
+  quarantined, and raw money = fact money + quarantined money, to the cent;
+* `quarantine_rate`: the share of a retailer's source rows quarantined over the window.
+
+The ids behind those counts are compared in `id_checks.py`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+
+from .results import check_cfg, frame, money, result, retailers
+
+EMPTY_DAY = {"raw_rows": 0, "raw_amount": Decimal("0"), "quarantined_rows": 0}
+
+
+def manifest_after_ingestion(manifest: Any, ingested: Any = None) -> Any:
+    """One retailer's ingestion manifest, as read (checked by `collect_manifests`).
+
+    A node in the retailer's namespace, so the manifest leaves it under an undotted name.
+    `ingested` (the retailer's zone summary, made from the ingestion's output) is only an input
+    so that the manifest is read after the ingestion that writes it. It cannot wait for the
+    warehouse load: that global node would interrupt the retailer's namespace.
+    """
+    return manifest
+
+
+def collect_manifests(last_load: pd.DataFrame | None = None, **manifests: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Gather the ingestion manifests of the run, keyed by retailer code (the input names).
+
+    `last_load` (the transformation's `warehouse_star_schema`, i.e. the last load's audit) is
+    only an input so that Kedro and the Airflow DAG run the checks after the warehouse load.
+    """
+    collected = {}
+    for code, manifest in manifests.items():
+        if not isinstance(manifest, dict):
+            raise ValueError(f"ingestion manifest of {code} is not a JSON object: {type(manifest).__name__}")
+        collected[manifest.get("retailer_code") or code] = manifest
+    return collected
+
+
+def _ids(part: pd.DataFrame | None) -> pd.DataFrame:
+    """(sale_date, transaction_id) of zone rows; a missing id is '' (as in the accounting)."""
+    if part is None or len(part) == 0:
+        return pd.DataFrame({"sale_date": pd.Series([], dtype="str"), "transaction_id": pd.Series([], dtype="str")})
+    ids = part["transaction_id"].astype("str").where(part["transaction_id"].notna(), "")
+    return pd.DataFrame({"sale_date": part["sale_date"].astype("str").str[:10].to_numpy(),
+                         "transaction_id": ids.to_numpy()})
+
+
+def summarize_zone(raw: pd.DataFrame, quarantine: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+    """One retailer's window in the raw and quarantine zone files, as counted and as ids.
+
+    Returns {sale_date: {raw_rows, raw_amount, quarantined_rows}} (what the files hold, so
+    reconciliation compares files, not the manifest with itself) and the ids of the files'
+    records: a frame (sale_date, transaction_id, zone 'raw' | 'quarantine').
+    """
+    days: dict[str, dict[str, Any]] = {}
+    if raw is not None and len(raw):
+        dates = raw["sale_date"].astype("str").str[:10]
+        amounts = pd.to_numeric(raw["total_amount"], errors="coerce").fillna(0).map(money)
+        grouped = pd.DataFrame({"d": dates, "a": amounts}).groupby("d")["a"]
+        for day, rows in grouped.size().items():
+            entry = days.setdefault(day, dict(EMPTY_DAY))
+            entry["raw_rows"] = int(rows)
+            entry["raw_amount"] = sum(grouped.get_group(day), Decimal("0"))
+    if quarantine is not None and len(quarantine):
+        for day, rows in quarantine["sale_date"].astype("str").str[:10].value_counts().items():
+            days.setdefault(day, dict(EMPTY_DAY))["quarantined_rows"] = int(rows)
+    ids = pd.concat([_ids(raw).assign(zone="raw"), _ids(quarantine).assign(zone="quarantine")],
+                    ignore_index=True)
+    return days, ids
+
+
+def collect_zone_counts(**counts: dict[str, dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """{retailer: {sale_date: counts}} from the per-retailer summaries (inputs named by code)."""
+    return {code: dict(days or {}) for code, days in counts.items()}
+
+
+def _manifest_days(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {str(d["sale_date"]): d for d in manifest.get("days", [])}
+
+
+def check_reconciliation(warehouse: pd.DataFrame, manifests: dict[str, Any],
+                         zones: dict[str, dict[str, dict[str, Any]]], params: dict[str, Any]) -> pd.DataFrame:
+    """Per retailer and day of the manifest window:
+
+    * `reconciliation_source`: rows the source sent (manifest) = rows in the raw zone + rows in
+      the quarantine zone (counted in the files), the manifest's own raw/quarantine counts agree
+      with the files, and its `source_total` (when the API gives one) = rows received;
+    * `reconciliation_warehouse`: valid rows in the raw zone = fact rows + rows quarantined by
+      the warehouse load, and raw money = fact money + quarantined money, to the cent.
+    One result per retailer and check; failing days are listed in the details.
+    """
+    cfg_src = check_cfg(params, "reconciliation_source")
+    cfg_wh = check_cfg(params, "reconciliation_warehouse")
+    cent = Decimal(str(cfg_wh.get("money_tolerance", 0.005)))
+    wh = warehouse.copy()
+    if not wh.empty:
+        wh["sale_date"] = pd.to_datetime(wh["sale_date"]).dt.date.astype(str)
+    results = []
+    for code in retailers(manifests, wh):
+        manifest = manifests.get(code)
+        if manifest is None:
+            message = f"no ingestion manifest for {code}: cannot reconcile the warehouse with its source"
+            results.append(result(code, "reconciliation_source", cfg_src["severity"], None, 0, False, message=message))
+            results.append(result(code, "reconciliation_warehouse", cfg_wh["severity"], None, 0, False, message=message))
+            continue
+        days = _manifest_days(manifest)
+        zone = zones.get(code, {})
+        empty = EMPTY_DAY
+        # source (manifest) = raw files + quarantine files, per day
+        src_gaps, src_rows = [], []
+        for sale_date, d in sorted(days.items()):
+            received = int(d.get("rows_received") or 0)
+            files = zone.get(sale_date, empty)
+            raw, held = files["raw_rows"], files["quarantined_rows"]
+            gap = received - raw - held
+            row = {"sale_date": sale_date, "source_rows": received, "raw_rows": raw,
+                   "quarantined_rows": held, "gap": gap,
+                   "manifest_rows_written": int(d.get("rows_written") or 0),
+                   "manifest_rows_quarantined": int(d.get("rows_quarantined") or 0)}
+            src_rows.append(row)
+            if gap or row["manifest_rows_written"] != raw or row["manifest_rows_quarantined"] != held:
+                src_gaps.append(row)
+        # rows out of line: unaccounted source rows plus manifest counts that the files contradict
+        total_gap = sum(abs(r["gap"]) + abs(r["manifest_rows_written"] - r["raw_rows"])
+                        + abs(r["manifest_rows_quarantined"] - r["quarantined_rows"]) for r in src_gaps)
+        source_total, received_total = manifest.get("source_total"), manifest.get("rows_received")
+        run_level = None
+        if source_total is not None and received_total is not None and int(source_total) != int(received_total):
+            run_level = {"source_total": int(source_total), "rows_received": int(received_total)}
+            total_gap += abs(int(source_total) - int(received_total))
+        passed = total_gap == 0
+        message = ("source rows = raw rows + quarantined rows on every day" if passed else
+                   f"{code}: source rows do not add up to the rows in the raw + quarantine zones on "
+                   + ", ".join(f"{r['sale_date']} (source {r['source_rows']}, raw files "
+                               f"{r['raw_rows']} [manifest {r['manifest_rows_written']}], quarantine files "
+                               f"{r['quarantined_rows']} [manifest {r['manifest_rows_quarantined']}], "
+                               f"gap {r['gap']:+d})" for r in src_gaps)
+                   + (f"; the API announced {run_level['source_total']} rows but "
+                      f"{run_level['rows_received']} were received" if run_level else ""))
+        results.append(result(code, "reconciliation_source", cfg_src["severity"], total_gap, 0, passed,
+                              message=message, days=src_rows, run_totals=run_level,
+                              manifest_run_id=manifest.get("run_id")))
+
+        # raw valid rows = facts + warehouse quarantine; money to the cent
+        mine = wh[wh["retailer_code"] == code] if not wh.empty else wh
+        by_day = {r["sale_date"]: r for r in mine.to_dict("records")} if not mine.empty else {}
+        wh_rows, wh_gaps, row_gap_total, money_gap_total = [], [], 0, Decimal("0")
+        for sale_date, d in sorted(days.items()):
+            w = by_day.get(sale_date, {})
+            files = zone.get(sale_date, empty)
+            raw_rows, raw_money = files["raw_rows"], money(files["raw_amount"])
+            fact_rows, wq_rows = int(w.get("fact_rows") or 0), int(w.get("wq_rows") or 0)
+            fact_money, wq_money = money(w.get("fact_amount")), money(w.get("wq_amount"))
+            row_gap = raw_rows - fact_rows - wq_rows
+            money_gap = raw_money - fact_money - wq_money
+            row = {"sale_date": sale_date, "raw_rows": raw_rows, "fact_rows": fact_rows,
+                   "warehouse_quarantined_rows": wq_rows, "row_gap": row_gap,
+                   "raw_amount": raw_money, "fact_amount": fact_money,
+                   "warehouse_quarantined_amount": wq_money, "amount_gap": money_gap}
+            wh_rows.append(row)
+            if row_gap or abs(money_gap) > cent:
+                wh_gaps.append(row)
+                row_gap_total += abs(row_gap)
+                money_gap_total += abs(money_gap)
+        passed = not wh_gaps
+        message = ("raw rows = fact rows + warehouse-quarantined rows, money to the cent, on every day"
+                   if passed else
+                   f"{code}: the warehouse does not reconcile with the raw zone on "
+                   + ", ".join(f"{r['sale_date']} (raw {r['raw_rows']} rows / {r['raw_amount']}, "
+                               f"facts {r['fact_rows']} / {r['fact_amount']}, warehouse quarantine "
+                               f"{r['warehouse_quarantined_rows']} / {r['warehouse_quarantined_amount']}; "
+                               f"gap {r['row_gap']:+d} rows, {r['amount_gap']:+} money)" for r in wh_gaps))
+        results.append(result(code, "reconciliation_warehouse", cfg_wh["severity"],
+                              row_gap_total if row_gap_total else float(money_gap_total), 0, passed,
+                              message=message, days=wh_rows, row_gap=row_gap_total,
+                              amount_gap=money_gap_total))
+    return frame(results)
+
+
+def check_quarantine_rate(warehouse: pd.DataFrame, manifests: dict[str, Any], params: dict[str, Any]) -> pd.DataFrame:
+    """Share of a retailer's source rows quarantined (at ingestion or by the warehouse load) over
+    the run window: above `warning` warns, above `critical` fails the run."""
+    cfg = check_cfg(params, "quarantine_rate")
+    warn, crit = float(cfg["warning"]), float(cfg["critical"])
+    results = []
+    for code, manifest in sorted(manifests.items()):
+        days = _manifest_days(manifest)
+        received = sum(int(d.get("rows_received") or 0) for d in days.values())
+        ingest_q = sum(int(d.get("rows_quarantined") or 0) for d in days.values())
+        wq = 0
+        if not warehouse.empty:
+            mine = warehouse[(warehouse["retailer_code"] == code)
+                             & pd.to_datetime(warehouse["sale_date"]).dt.date.astype(str).isin(list(days))]
+            wq = int(mine["wq_rows"].sum())
+        rate = (ingest_q + wq) / received if received else 0.0
+        if rate > crit:
+            severity, threshold, passed = "critical", crit, False
+        elif rate > warn:
+            severity, threshold, passed = "warning", warn, False
+        else:
+            severity, threshold, passed = "warning", warn, True
+        message = (f"{code}: {ingest_q + wq} of {received} source rows quarantined ({rate:.1%}; "
+                   f"{ingest_q} at ingestion, {wq} by the warehouse load); warn above {warn:.0%}, "
+                   f"critical above {crit:.0%}")
+        results.append(result(code, "quarantine_rate", severity, round(rate, 6), threshold, passed,
+                              message=message, source_rows=received, ingestion_quarantined=ingest_q,
+                              warehouse_quarantined=wq, warning_threshold=warn, critical_threshold=crit))
+    return frame(results)

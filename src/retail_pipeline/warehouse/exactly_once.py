@@ -1,0 +1,155 @@
+"""Exactly once over all of history: fact_sales_key, fact_sales_changes and the loss guard.
+
+fact_sales is partitioned by day and a load replaces whole window days, so on its own it could
+hold one transaction on two days (corrected at the source from a day outside the window into
+it) or lose lines silently (moved out of the window, a retailer-day purged at the source). In
+the load's transaction, before the swap, this step:
+
+1. compares what the window's days hold now with the load's lines (tmp_window_diff);
+2. refuses the load when a retailer-day would lose more than `max_share` of its facts to lines
+   the source no longer serves, unless the operator accepted that day (FactLossPolicy);
+3. records every line leaving a window day in fact_sales_changes ('moved', 'quarantined',
+   'disappeared') and keeps fact_sales_key in step;
+4. moves lines whose key says they live on a day outside the window: deletes the old copy there
+   (recorded as 'moved') and returns those days, whose marts the loader then recomputes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Callable
+
+import psycopg2.errors
+from kedro.io.core import DatasetError
+from psycopg2 import sql
+
+from retail_pipeline.warehouse.days import DayTable
+from retail_pipeline.warehouse.sqlfiles import statement, text
+
+DEFAULT_MAX_SHARE = 0.5
+
+
+class FactLossRefused(DatasetError):
+    """A window day would lose more of its facts than allowed; nothing was changed."""
+
+
+@dataclass(frozen=True)
+class FactLossPolicy:
+    """How much of a retailer-day's facts a load may remove, and the days an operator accepted."""
+
+    max_share: float = DEFAULT_MAX_SHARE
+    accept_all: bool = False
+    accepted: frozenset[tuple[str, str]] = field(default_factory=frozenset)  # (retailer_code, YYYY-MM-DD)
+
+    @classmethod
+    def from_load(cls, spec: dict[str, Any] | None) -> "FactLossPolicy":
+        spec = spec or {}
+        accept = parse_accepted(spec.get("accept"))
+        share = float(spec.get("max_share", DEFAULT_MAX_SHARE))
+        if not 0 <= share <= 1:
+            raise DatasetError(f"warehouse.max_fact_loss_share must be between 0 and 1, got {share}.")
+        return cls(share, accept is True, frozenset() if accept is True else frozenset(accept))
+
+    def accepts(self, code: str, day: date) -> bool:
+        return self.accept_all or (code, day.isoformat()) in self.accepted
+
+
+def parse_accepted(value: Any) -> bool | set[tuple[str, str]]:
+    """`accept_fact_loss`: true/false, or retailer:YYYY-MM-DD items (a list, or one string with the
+    items separated by spaces or ';', since `kedro run --params` splits on commas)."""
+    if value is None or value is False or value == "":
+        return set()
+    if value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes", "all")):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "no", "none"):
+        return set()
+    items = value.replace(";", " ").split() if isinstance(value, str) else list(value)
+    accepted = set()
+    for item in items:
+        code, _, day = str(item).strip().partition(":")
+        try:
+            accepted.add((code, date.fromisoformat(day.strip()).isoformat()))
+        except ValueError:
+            raise ValueError(
+                f"accept_fact_loss item {item!r} is not retailer_code:YYYY-MM-DD (e.g. "
+                "--params accept_fact_loss=retailer_2:2024-03-05, or accept_fact_loss=true for every day)."
+            ) from None
+    return accepted
+
+
+@dataclass
+class KeyOutcome:
+    other_date_ids: list[int]  # days outside the window that lost a line to a move
+    changes: dict[str, int]    # change_kind -> lines this load recorded
+
+
+def maintain_keys(cur, *, run_id: str, tables: list[DayTable], policy: FactLossPolicy, where: str,
+                  step: Callable[[str], None]) -> KeyOutcome:
+    """Steps 1-4 of the module docstring; needs tmp_quarantine staged. Returns what it changed."""
+    lo, hi = tables[0].date_id, tables[-1].date_id
+    selects = sql.SQL(" UNION ALL ").join(
+        sql.SQL("SELECT retailer_id, transaction_id, product_id, date_id FROM {}").format(sql.Identifier(t.stage))
+        for t in tables)
+    cur.execute(statement("new_lines", selects=selects))
+    cur.execute(text("window_diff"), {"lo": lo, "hi": hi})
+    cur.execute("ANALYZE tmp_window_diff")
+    step("keys: window diff")
+
+    cur.execute(text("loss_by_day"))
+    refused = [(code, day, lost, held) for code, day, held, lost in cur.fetchall()
+               if lost > policy.max_share * held and not policy.accepts(code, day)]
+    if refused:
+        raise FactLossRefused(_refusal(refused, policy, where))
+
+    cur.execute(text("changes_window"), {"run_id": run_id})
+    cur.execute(text("keys_window"))
+    other: set[int] = set()
+    cur.execute("SAVEPOINT keys_insert")
+    try:
+        cur.execute(statement("keys_insert", on_conflict=sql.SQL("")), {"lo": lo, "hi": hi})
+        cur.execute("RELEASE SAVEPOINT keys_insert")
+    except psycopg2.errors.UniqueViolation:  # a line already lives elsewhere: it moved into the window
+        cur.execute("ROLLBACK TO SAVEPOINT keys_insert")
+        other |= _move_in(cur, run_id, lo, hi)
+        cur.execute(statement("keys_insert", on_conflict=sql.SQL("ON CONFLICT (retailer_id, transaction_id) DO NOTHING")),
+                    {"lo": lo, "hi": hi})
+        step("keys: moves into the window")
+    step("keys: insert")
+
+    cur.execute(text("keys_check"), {"lo": lo, "hi": hi})
+    if not cur.fetchone()[0]:  # keys out of step with the facts (edited by hand): repair
+        other |= _move_in(cur, run_id, lo, hi)
+        cur.execute(text("keys_repair"), {"lo": lo, "hi": hi})
+        cur.execute(text("keys_check"), {"lo": lo, "hi": hi})
+        if not cur.fetchone()[0]:
+            raise DatasetError(f"{where} failed, nothing was changed: fact_sales_key does not match the load's "
+                               "lines after the key maintenance. Report it: the loader has a bug.")
+    step("keys: check")
+    cur.execute("DROP VIEW tmp_new_lines")
+    cur.execute("SELECT change_kind, count(*) FROM fact_sales_changes WHERE run_id = %s GROUP BY 1", (run_id,))
+    return KeyOutcome(sorted(other), dict(cur.fetchall()))
+
+
+def _move_in(cur, run_id: str, lo: int, hi: int) -> set[int]:
+    """Lines whose key names another day: delete the old copy on days outside the window (recorded
+    as 'moved'), point the key at the new place. Returns those days."""
+    cur.execute(text("keys_elsewhere"))
+    cur.execute("SELECT DISTINCT from_date_id FROM tmp_moved_in WHERE from_date_id NOT BETWEEN %s AND %s",
+                (lo, hi))
+    days = {row[0] for row in cur.fetchall()}
+    for date_id in sorted(days):
+        cur.execute(text("move_in"), {"from_date_id": date_id, "run_id": run_id})
+    cur.execute(text("keys_moved_in"))
+    return days
+
+
+def _refusal(refused: list[tuple], policy: FactLossPolicy, where: str) -> str:
+    days = "; ".join(f"{code} {day} would lose {lost} of its {held} facts ({lost / held:.0%})"
+                     for code, day, lost, held in refused)
+    accept = " ".join(f"{code}:{day}" for code, day, _, _ in refused)
+    option = f"accept_fact_loss={accept}" if len(refused) == 1 else f'"accept_fact_loss={accept}"'
+    return (f"{where} refused, nothing was changed: {days}, more than warehouse.max_fact_loss_share="
+            f"{policy.max_share:.0%}; the source no longer serves them on any day of the window. Check the "
+            f"source; if it really dropped them, rerun with --params {option} (or accept_fact_loss=true for "
+            "every day).")

@@ -1,0 +1,29 @@
+"""The warehouse quarantine and the load audit of a load."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+from psycopg2 import sql
+from psycopg2.extras import execute_values
+
+from retail_pipeline.warehouse.pgcopy import copy_frame
+from retail_pipeline.warehouse.sqlfiles import text
+
+QUARANTINE_COLUMNS = ["retailer_code", "transaction_id", "sale_date", "reason", "record"]
+
+
+def stage_quarantine(cur, quarantine: pd.DataFrame) -> None:
+    """COPY this load's quarantine rows into tmp_quarantine (read by the exactly-once step too)."""
+    cur.execute(text("quarantine_stage"))
+    copy_frame(cur, sql.Identifier("tmp_quarantine"), quarantine, QUARANTINE_COLUMNS)
+
+
+def replace_quarantine_and_audit(cur, quarantine: pd.DataFrame, audit: pd.DataFrame, run_id: str,
+                                 days: list[date]) -> None:
+    codes = sorted(set(audit["retailer_code"]) | set(quarantine["retailer_code"]))
+    cur.execute(text("quarantine_replace"), {"days": days, "codes": codes, "run_id": run_id})
+    execute_values(cur, text("audit"), [
+        (run_id, r.retailer_code, r.sale_date, int(r.rows_loaded), round(float(r.total_amount_loaded), 2),
+         int(r.rows_quarantined)) for r in audit.itertuples()])
