@@ -52,3 +52,50 @@ def test_runtime_run_date_reaches_parameters(kedro_project):
         assert context.params["run_date"] == "2024-01-15"
         assert context.params["lookback_days"] == 3
         assert context.params["run_id"]
+
+
+def test_loading_the_configuration_warns_nothing(kedro_project):
+    """Kedro 1.7 registers its resolvers through an API OmegaConf 2.4 deprecates; the project's
+    config loader (settings.ConfigLoader) uses the current one, so no run starts with warnings."""
+    import warnings
+
+    from kedro.framework.project import configure_project
+    from kedro.framework.session import KedroSession
+
+    from tests.fixtures.kedro_project import PROJECT_ROOT
+
+    configure_project("retail_pipeline")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with KedroSession.create(project_path=PROJECT_ROOT, conf_source=str(kedro_project.conf),
+                                 runtime_params={"run_date": "2024-01-15"}) as session:
+            context = session.load_context()
+            assert context.params["run_date"] == "2024-01-15"
+            assert "retailer_1.raw_sales" in context.catalog
+            assert "raw_zone" in context.config_loader["credentials"]
+    assert not [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def test_the_console_shows_warnings_and_the_log_file_everything_unless_verbose(kedro_project, tmp_path):
+    """conf/logging.yml: INFO goes to logs/kedro.log only; `kedro run -v` shows it on the console."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.fixtures.kedro_project import PROJECT_ROOT
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "KEDRO_"))}
+    env["KEDRO_DISABLE_TELEMETRY"] = "true"
+
+    def run(*flags: str) -> str:
+        result = subprocess.run([sys.executable, "-m", "kedro", "run", *flags, "--conf-source",
+                                 str(kedro_project.conf), "--pipelines", "no_such_pipeline"],
+                                cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 2, result.stderr
+        return result.stdout + result.stderr
+
+    log = PROJECT_ROOT / "logs" / "kedro.log"
+    quiet, verbose = run(), run("-v")
+    assert "INFO" not in quiet and "Kedro project" not in quiet, quiet
+    assert "INFO kedro.framework.session.session: Kedro project" in verbose, verbose
+    assert "Kedro project" in log.read_text()[-20000:]

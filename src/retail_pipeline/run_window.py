@@ -11,10 +11,12 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+from retail_pipeline.user_errors import UserError
+
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class InvalidRunDate(ValueError):
+class InvalidRunDate(UserError, ValueError):
     """A run date that is not a real calendar date written as YYYY-MM-DD."""
 
 
@@ -29,14 +31,21 @@ def parse_run_date(value: object) -> date:
     text = str(value).strip()
     if not _ISO_DATE.match(text):
         raise InvalidRunDate(
-            f"run_date must be a date written as YYYY-MM-DD (e.g. --params run_date=2024-01-15), got {value!r}"
+            f"run_date must be a date written as YYYY-MM-DD, got {value!r}; "
+            f"e.g. --params run_date={_example()}"
         )
     try:
         return date.fromisoformat(text)
     except ValueError as exc:
         raise InvalidRunDate(
-            f"run_date must be a real date written as YYYY-MM-DD, got {value!r} ({exc})"
+            f"run_date {text!r} is not a real date ({exc}); give one as YYYY-MM-DD, "
+            f"e.g. --params run_date={_example()}"
         ) from None
+
+
+def _example() -> str:
+    """Yesterday (UTC), the default run date: an example that always has data after `make run`."""
+    return (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
 
 
 def resolve_run_date(value: object = "") -> str:
@@ -46,9 +55,13 @@ def resolve_run_date(value: object = "") -> str:
 
 def window_start(run_date: object = "", lookback_days: object = 3) -> str:
     """Config resolver `${window_start:run_date,lookback_days}`: first day of the window."""
-    days = int(lookback_days)
+    try:
+        days = int(lookback_days)
+    except (TypeError, ValueError):
+        days = -1
     if days < 0:
-        raise ValueError(f"lookback_days must be >= 0, got {lookback_days!r}")
+        raise InvalidRunDate(f"lookback_days must be a whole number of days >= 0, got {lookback_days!r}; "
+                             "e.g. --params lookback_days=3")
     return (parse_run_date(run_date) - timedelta(days=days)).isoformat()
 
 

@@ -204,6 +204,28 @@ def test_summary_is_robust_on_an_empty_stack(stack):
         assert password not in result.stdout
 
 
+@needs_apis
+def test_summary_explains_why_source_rows_and_loaded_rows_differ(stack):
+    """Source rows outside the days any run requested are named, not left as a silent gap."""
+    import json
+
+    from retailers.generator import seed
+
+    dsn = stack.credentials["retailer_1_db"]["con"]
+    seed({"retailer_1": dsn}, "2024-03-01", "2024-03-03", 20, 0.0, 0.0, 1, "2030-01-01", ["retailer_1"])
+    manifest = Path(stack.env["RETAIL_DATA_DIR"]) / "01_raw/manifests/retailer_1/run_date=2024-03-02/manifest.json"
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    manifest.write_text(json.dumps({"window_start": "2024-03-01", "window_end": "2024-03-02"}))
+    try:
+        result = stack.run("summary")
+    finally:
+        shutil.rmtree(Path(stack.env["RETAIL_DATA_DIR"]) / "01_raw", ignore_errors=True)
+    assert result.returncode == 0, result.stderr
+    line = next(text for text in result.stdout.splitlines() if text.strip().startswith("retailer_1: 60 source rows"))
+    assert "the 40 dated 2024-03-01 .. 2024-03-02" in line and "0 facts" in line
+    assert "[gap +40" in line and "20 dated outside those days (20 after 2024-03-02" in line
+
+
 def test_down_stops_everything_and_is_idempotent(stack):
     pids = stack.pids()
     assert "postgres" in pids
