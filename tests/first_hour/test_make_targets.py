@@ -41,7 +41,10 @@ def checkout(tmp_path_factory):
 
 
 def make(project, *args: str, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "RETAIL", "KEDRO_"))}
+    # A user's shell, not a make recipe: `make test` would pass MAKEFLAGS/MAKELEVEL down, and the
+    # inner make would then print "Entering/Leaving directory" lines.
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("PYTEST_", "RETAIL", "KEDRO_", "MAKE", "MFLAGS"))}
     return subprocess.run(["make", *args], cwd=project, env={**base, **env}, capture_output=True,
                           text=True, timeout=300)
 

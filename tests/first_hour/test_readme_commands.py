@@ -49,7 +49,7 @@ def user(tmp_path_factory):
     project = new_user_checkout(tmp_path_factory.mktemp("first-hour") / "retail-pipeline")
     (project / ".cloned-files").write_text("\n".join(checkout_files(ROOT)))
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTEST_", "KEDRO_", "RETAIL", "VIRTUAL_ENV"))}
+           if not k.startswith(("PYTEST_", "KEDRO_", "RETAIL", "VIRTUAL_ENV", "MAKE", "MFLAGS"))}
     env.update(_ports(), COLUMNS="120")
     try:
         yield project, env

@@ -457,6 +457,9 @@ def component_status(config: StackConfig) -> list[dict]:
     return rows
 
 
+STATUS_NOT_UP = 3  # exit code when some part is down (1 stays for errors): `make status` accepts it
+
+
 def status(config: StackConfig) -> int:
     rows = component_status(config)
     headers = ("component", "state", "port", "pid", "url")
@@ -467,6 +470,6 @@ def status(config: StackConfig) -> int:
     down_parts = [row["component"] for row in rows if row["state"] != "up"]
     if down_parts:
         say(f"\nNot up: {', '.join(down_parts)}. Start the stack with `make up`.")
-        return 1
+        return STATUS_NOT_UP
     say("\nAll components are up.")
     return 0
