@@ -69,7 +69,7 @@ def _child(spec_path: str) -> None:
     started = time.perf_counter()
     with KedroSession.create(project_path=PROJECT_ROOT, conf_source=spec["conf"], env="local",
                              runtime_params=spec["params"]) as session:
-        session.run(pipeline_name="ingestion", runner=runner)
+        session.run(pipeline_names=["ingestion"], runner=runner)
     seconds = time.perf_counter() - started
     received = written = quarantined = 0
     for manifest in Path(spec["zone"], "manifests").rglob("manifest.json"):

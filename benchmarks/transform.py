@@ -259,7 +259,7 @@ def run_kedro_transformation(workdir: Path, raw_zone: Path, url: str) -> float:
     with KedroSession.create(project_path=PROJECT_ROOT, env="local", conf_source=str(conf),
                              runtime_params={"run_date": DAY.isoformat(), "lookback_days": 0,
                                              "run_id": "bench-transform"}) as session:
-        session.run(pipeline_name="transformation")
+        session.run(pipeline_names=["transformation"])
     return time.perf_counter() - start
 
 
