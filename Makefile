@@ -1,16 +1,19 @@
 # The two commands: `make run` and `make test`. Everything else is a step they use or a way in.
 #
 #   make run     venv + install, stack up, seed the retailers, kedro run per seeded day, summary
-#   make test    venv + install, the whole test suite
-#   make up | status | down | summary    the local stack (python -m retail_pipeline.localstack)
+#   make test    venv + install, the whole test suite (as CI runs it)
+#   make test-fast   the tests that need no stack: units and pipelines on in-memory catalogs
+#   make up | status | down | summary    the dev stack (python -m retail_pipeline.devstack)
 #   make seed    seed the retailers only;  make bench    the benchmarks
 #   make psql [SQL="..."]   psql on the warehouse as the read-only BI role
 #   make viz     kedro-viz on RETAIL_VIZ_PORT (4141);  make lab    JupyterLab on RETAIL_LAB_PORT (8888)
+#   make compose   docker-compose.yml, .env.example, docker/kedro/credentials.yml from the registry
 #   make clean   stop the stack and delete everything `make run` made (it says what it keeps)
 #
 # Overridable: make run DAYS=3 ROWS_PER_DAY=500 [START=2024-01-10 END=2024-01-16] SEED=7
-# Ports and state folders come from the environment (README, Configuration): RETAIL_PG_PORT,
-# RETAILER1_PORT.., RETAIL_STACK_DIR, RETAIL_CONF_LOCAL, RETAIL_LOGS_DIR.
+# The retailers are the entries of conf/base/retailers.yml. Ports and state folders come from the
+# environment (README, Configuration): RETAIL_PG_PORT, RETAILER1_PORT.. (<CODE>_PORT per retailer),
+# RETAIL_STACK_DIR, RETAIL_CONF_LOCAL, RETAIL_LOGS_DIR.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -27,16 +30,16 @@ ROWS_PER_DAY ?= 2000
 BAD_FRACTION ?= 0.02
 LATE_FRACTION ?= 0.05
 SEED ?= 42
-STACK := $(BIN)/python -m retail_pipeline.localstack
+STACK := $(BIN)/python -m retail_pipeline.devstack
 RETAIL_VIZ_PORT ?= 4141
 RETAIL_LAB_PORT ?= 8888
 JUPYTERLAB := jupyterlab==4.6.6
-# Local state, as the stack finds it (localstack/config.py).
+# Local state, as the stack finds it (devstack/config.py).
 STACK_DIR := $(or $(RETAIL_STACK_DIR),.stack)
 CONF_LOCAL := $(or $(RETAIL_CONF_LOCAL),conf/local)
 LOGS_DIR := $(or $(RETAIL_LOGS_DIR),logs)
 
-.PHONY: install test run up down status summary seed kedro-days bench psql viz lab dag docker-env clean
+.PHONY: install test test-fast run up down status summary seed kedro-days bench psql viz lab dag compose docker-env clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +52,10 @@ install: $(VENV)/.installed
 test: install
 	$(BIN)/python -m pytest
 
+# No stack, no servers: what a change should pass before `make test` (under a minute).
+test-fast: install
+	$(BIN)/python -m pytest -m "not stack" -q
+
 up: install
 	@$(STACK) up
 
@@ -56,19 +63,19 @@ down: install
 	@$(STACK) down
 
 # A report, not a check: it exits 0 whatever it finds (scripts use
-# `python -m retail_pipeline.localstack status`, which exits 1 when a part is down).
+# `python -m retail_pipeline.devstack status`, which exits 3 when a part is down).
 status: install
 	@$(STACK) status || [ $$? -eq 3 ]  # 3: some part is down (shown), not an error
 
 summary: install
 	@$(STACK) summary
 
-# Seed the retailer databases for the run days (re-seeding a range replaces it).
+# Seed every registry retailer's database for the run days (re-seeding a range replaces it).
 seed: up
 	@set -euo pipefail; \
 	days=($$($(STACK) days --days '$(DAYS)' --start '$(START)' --end '$(END)' $(if $(YES),--yes))); \
 	echo "Seeding $${days[0]} .. $${days[-1]}: $(ROWS_PER_DAY) rows/day/retailer, bad $(BAD_FRACTION), late $(LATE_FRACTION), seed $(SEED)"; \
-	$(BIN)/python -m retailers seed --start "$${days[0]}" --end "$${days[-1]}" \
+	$(STACK) seed --start "$${days[0]}" --end "$${days[-1]}" \
 	  --rows-per-day $(ROWS_PER_DAY) --bad-fraction $(BAD_FRACTION) --late-fraction $(LATE_FRACTION) --seed $(SEED)
 
 # kedro run for each day in order; each prints one line (the log is in logs/kedro.log).
@@ -88,7 +95,7 @@ bench: install
 # psql as bi_reader (SELECT only) with the stack's port and password file; SQL="..." runs one statement.
 psql: export PSQL_STATEMENT = $(SQL)
 psql: install
-	@PGPASSFILE='$(STACK_DIR)/pgpass' "$$($(BIN)/python -c 'from retail_pipeline.localstack.postgres import bin_dir; print(bin_dir())')/psql" \
+	@PGPASSFILE='$(STACK_DIR)/pgpass' "$$($(BIN)/python -c 'from retail_pipeline.devstack.postgres import bin_dir; print(bin_dir())')/psql" \
 	  -h 127.0.0.1 -p "$${RETAIL_PG_PORT:-5432}" -U bi_reader retail_analytics $(if $(SQL),-c "$$PSQL_STATEMENT")
 
 # Production path (docs/production.md).
@@ -103,6 +110,10 @@ lab: install up
 
 dag: install
 	KEDRO=$(BIN)/kedro airflow/generate_dag.sh
+
+# The docker files that follow the registry; a test fails when the committed ones differ.
+compose: install
+	@$(STACK) compose
 
 docker-env:
 	$(PYTHON) docker/generate_env.py

@@ -1,17 +1,17 @@
-"""Ingestion benchmark: the three real retailer APIs -> the `ingestion` pipeline -> raw zone.
+"""Ingestion benchmark: every retailer's real API (the registry's) -> the `ingestion` pipeline -> raw zone.
 
     python -m benchmarks ingest --ingest-rows 100000 --ingest-scale 10
 
-Runs its own PostgreSQL on a free port in a temp dir, seeds the three retailer databases with
-the generator (`--ingest-rows` records per retailer-day, `--ingest-bad-fraction` bad), starts the
-three real Flask apps (retailers.launch) on free ports, and runs the whole `ingestion` pipeline
+Runs its own PostgreSQL on a free port in a temp dir, seeds each retailer's database with the
+generator (`--ingest-rows` records, order lines for retailer 4, per retailer-day,
+`--ingest-bad-fraction` bad), starts the real Flask apps (retailers.launch) on free ports, and runs the whole `ingestion` pipeline
 in a KedroSession (local env, raw zone in the temp dir) for one run date with
 `lookback_days=--ingest-lookback`. Each size runs in a child process of its own, so its peak
 memory is its own. Seeding is not timed; the pipeline run is (extraction over HTTP with paging,
 normalization, validation, quarantine, JSON Lines writing, manifests).
 
 Figures (per size N = records per retailer-day):
-- ingest_records_per_s: records received from the three APIs / pipeline wall time, at N;
+- ingest_records_per_s: records received from all the APIs / pipeline wall time, at N;
 - ingest_peak_rss_mb: the child's own peak RSS (VmHWM) at the largest size (N x scale);
 - ingest_<N>_records, _seconds, _records_per_s, _peak_rss_mb for every size;
 - ingest_scale_time_ratio: time at N x scale / time at N (linear paging keeps it ~ scale).
@@ -98,29 +98,36 @@ def _own_peak_rss_mb() -> float:
 # -- parent: servers, seeding, children ---------------------------------------------------
 class _Stack:
     def __init__(self, workdir: Path):
-        from retail_pipeline.localstack.postgres import LocalPostgres, free_port
+        from retail_pipeline.devstack.postgres import LocalPostgres, free_port
 
         self.workdir = workdir
         self.pg = LocalPostgres(workdir / "pgdata", free_port(), secrets.token_urlsafe(16))
         self.apis: dict = {}
         self.dsns: dict = {}
         self.keys: dict = {}
+        self.styles: dict = {}
 
     def start(self) -> None:
-        from retail_pipeline.localstack.postgres import free_port
+        from retail_pipeline.devstack.postgres import free_port
+        from retail_pipeline.registry import project_retailers
         from retailers.common.db import init_db
-        from retailers.common.registry import RETAILERS
+        from retailers.common.registry import instance
         from retailers.launch import start_api
 
         self.pg.start()
-        for code, spec in RETAILERS.items():
-            self.pg.ensure_database(spec.db_name)
-            self.dsns[code] = self.pg.dsn(spec.db_name)
-            init_db(code, self.dsns[code])
+        # every retailer of the registry, each served by its simulator style from its database
+        simulators = {code: entry["simulator"] for code, entry in project_retailers().items()}
+        self.styles = {code: sim["style"] for code, sim in simulators.items()}
+        for code, sim in simulators.items():
+            self.pg.ensure_database(sim["database"])
+            self.dsns[code] = self.pg.dsn(sim["database"])
+            init_db(sim["style"], self.dsns[code])
         for code, dsn in self.dsns.items():
-            self.keys[code] = f"bench-{code}-{secrets.token_hex(8)}"
-            self.apis[code] = start_api(code, free_port(), dsn, self.workdir / f"{code}.log",
-                                        api_key=self.keys[code])
+            token = f"bench-{code}-{secrets.token_hex(8)}"
+            self.keys[code] = instance(code, self.styles[code]).secrets(
+                {"api_key": token, "client_id": f"{token}-client", "client_secret": token})
+            self.apis[code] = start_api(self.styles[code], code, free_port(), dsn, self.workdir / f"{code}.log",
+                                        secrets=self.keys[code])
 
     def stop(self) -> None:
         for api in self.apis.values():
@@ -137,7 +144,7 @@ def _conf(workdir: Path, stack: _Stack, zone: Path) -> Path:
     unused = {"con": "postgresql+psycopg2://unused:unused@127.0.0.1:1/unused"}
     credentials = {"warehouse": unused, "warehouse_reader": unused, "raw_zone": {}}
     for code, api in stack.apis.items():
-        credentials[f"{code}_api"] = {"base_url": api.base_url, "api_key": stack.keys[code]}
+        credentials[f"{code}_api"] = {"base_url": api.base_url, **stack.keys[code]}
     (conf / "local" / "credentials.yml").write_text(yaml.safe_dump(credentials))
     (conf / "local" / "globals.yml").write_text(yaml.safe_dump({"raw_zone": str(zone),
                                                                  "reporting": str(workdir / "reporting")}))
@@ -150,7 +157,7 @@ def _measure(args, stack: _Stack, workdir: Path, rows: int) -> dict:
     start = RUN_DATE - timedelta(days=args.ingest_lookback)
     began = time.perf_counter()
     seed(stack.dsns, start, RUN_DATE, rows, args.ingest_bad_fraction, args.ingest_late_fraction, SEED,
-         as_of="2030-01-01")
+         as_of="2030-01-01", styles=stack.styles)
     print(f"seeded {rows:,} rows/retailer-day x {args.ingest_lookback + 1} day(s) in "
           f"{time.perf_counter() - began:.1f}s", flush=True)
     zone = workdir / f"zone-{rows}"

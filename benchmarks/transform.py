@@ -113,7 +113,7 @@ def write_raw_zone(raw_zone: Path, rows: pd.DataFrame) -> None:
 # -- warehouse ------------------------------------------------------------------------------
 class Server:
     def __init__(self, workdir: Path):
-        from retail_pipeline.localstack.postgres import LocalPostgres, free_port
+        from retail_pipeline.devstack.postgres import LocalPostgres, free_port
 
         self.pg = LocalPostgres(workdir / "pgdata", free_port(), secrets.token_urlsafe(16))
         self.password = secrets.token_urlsafe(12)
@@ -295,14 +295,15 @@ def run(args: argparse.Namespace) -> dict:
             copy_s = bare_copy_seconds(server.dsn("bench_pipeline"), rows)
 
             # 3. the dataset's save alone, empty warehouse (frames computed by the nodes in memory)
-            warehouse = {"retailers": {f"retailer_{k}": {"retailer_id": k, "retailer_name": f"Retailer {k}"}
-                                       for k in (1, 2, 3)}}
+            retailers = {f"retailer_{k}": {"retailer_id": k, "name": f"Retailer {k}", "timezone": "UTC"}
+                         for k in (1, 2, 3)}
+            warehouse = {"max_fact_loss_share": 0.5}
             t = time.perf_counter()
             frames = [rows[rows["retailer_code"] == f"retailer_{k}"] for k in (1, 2, 3)]
             # as the pipeline does: staged per retailer, the parts concatenated once by the load
-            parts = [stage_sales(warehouse, DAY.isoformat(), 0, "bench-load", frame) for frame in frames]
+            parts = [stage_sales(retailers, DAY.isoformat(), 0, "bench-load", frame) for frame in frames]
             load = build_star_schema([staged for staged, _ in parts], [held for _, held in parts],
-                                     warehouse, DAY.isoformat(), 0, "bench-load")
+                                     retailers, warehouse, DAY.isoformat(), 0, "bench-load")
             nodes_s = time.perf_counter() - t
             del frames, parts
             url_b = server.fresh_warehouse("bench_empty")

@@ -16,18 +16,19 @@ USER root
 RUN mkdir -p /opt/retail && chown airflow: /opt/retail
 USER airflow
 
-# Dependencies first (cached while only code changes), then the project, installed editable:
-# the project's SQL files and conf/ are read relative to its source tree.
+# The project, installed editable as `make install` does (pyproject.toml: the packages
+# retail_pipeline from src/ and retailers from the root): the project's SQL files and conf/ are
+# read relative to its source tree.
 COPY --chown=airflow: pyproject.toml README.md /opt/retail/
 COPY --chown=airflow: src/ /opt/retail/src/
+COPY --chown=airflow: retailers/ /opt/retail/retailers/
 RUN python -m venv /opt/retail/.venv \
     && /opt/retail/.venv/bin/pip install --no-cache-dir -e /opt/retail
 COPY --chown=airflow: conf/ /opt/retail/conf/
 COPY --chown=airflow: sql/ /opt/retail/sql/
-COPY --chown=airflow: retailers/ /opt/retail/retailers/
 # Kedro env `docker`: credentials are references to environment variables only (no secret
 # in the image); conf/**/credentials* is git-ignored, so the file lives in docker/kedro/.
 COPY --chown=airflow: docker/kedro/credentials.yml /opt/retail/conf/docker/credentials.yml
 RUN mkdir -p /opt/retail/data/08_reporting /opt/retail/logs \
     && rm -rf /opt/retail/conf/local/* \
-    && cd /opt/retail && /opt/retail/.venv/bin/python -c "import retail_pipeline"
+    && cd / && /opt/retail/.venv/bin/python -c "import retail_pipeline, retailers"

@@ -1,6 +1,7 @@
-# One image for the three simulated retailer systems (retailers/): API server and seeder.
+# One image for the simulated retailer systems (retailers/): API server and seeder.
 #   docker compose build retailer-1-api        (build context: the project root)
-# The service's command picks the retailer: python -m retailers serve --retailer retailer_N
+# The service's command picks the style and the retailer: python -m retailers serve --style S --code C
+# (docker-compose.yml, rendered from the registry by `make compose`).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -14,7 +15,6 @@ RUN pip install --no-cache-dir -r /tmp/retailer-requirements.txt \
 COPY retailers/ /app/retailers/
 
 USER retailer
-# Ports 5001-5003 by retailer (RETAILERn_PORT); the health check is in docker-compose.yml.
-EXPOSE 5001 5002 5003
+# Each service's port is its --port (the registry's simulator.port); health checks are in docker-compose.yml.
 ENTRYPOINT ["python", "-m", "retailers"]
 CMD ["--help"]

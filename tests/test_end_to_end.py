@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from retailers.generator import generate
+from tests.ingestion.conftest import api_credentials
 
 RUN_DATE = date(2024, 3, 14)
 LOOKBACK = 3
@@ -39,9 +40,8 @@ def expected_valid_totals(code: str) -> dict[date, tuple[int, Decimal]]:
 def loaded(kedro_project, warehouse, retailer_apis, seed_retailers):
     seed_retailers(WINDOW[0], WINDOW[-1], rows_per_day=ROWS, bad_fraction=BAD, late_fraction=LATE, seed=SEED)
     kedro_project.write_yaml("local/credentials.yml", {
+        **api_credentials(retailer_apis),
         "warehouse": {"con": warehouse.url},
-        **{f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]}
-           for code, api in retailer_apis.items()},
     })
     kedro_project.run(run_date=RUN_DATE.isoformat(), lookback_days=LOOKBACK)
     return warehouse

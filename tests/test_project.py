@@ -16,6 +16,18 @@ def test_registry_knows_the_three_pipelines_and_default_is_their_sum():
     assert {n.name for n in pipelines["__default__"].nodes} == expected
 
 
+def test_the_pipelines_namespaces_are_the_retailer_registry():
+    from kedro.framework.project import configure_project, pipelines
+
+    from retail_pipeline.registry import project_retailers
+
+    configure_project("retail_pipeline")
+    codes = set(project_retailers())
+    for name in ("ingestion", "transformation", "quality"):
+        assert {n.namespace for n in pipelines[name].nodes} - {None} == codes, name
+    assert {f"params:retailers.{code}" for code in codes} <= pipelines["ingestion"].inputs()
+
+
 @pytest.mark.parametrize("bad", ["2024-1-5", "15/01/2024", "2024-02-30", "yesterday", "2024-01-15x"])
 def test_malformed_run_date_is_refused_with_a_clear_message(bad):
     with pytest.raises(InvalidRunDate, match="run_date"):
@@ -35,8 +47,38 @@ def test_window_covers_lookback_days_inclusive():
 
 
 def test_kedro_run_refuses_malformed_run_date_before_running(kedro_project):
-    with pytest.raises(Exception, match="YYYY-MM-DD"):
-        kedro_project.run(run_date="2024-13-45")
+    """Refused by the run-window resolvers while the catalog is made: no node runs, no request
+    is made (the APIs' placeholder credentials point nowhere), nothing is written."""
+    from kedro.framework.hooks import hook_impl
+
+    from tests.fixtures.kedro_project import PROJECT_ROOT
+
+    started = []
+
+    class Spy:
+        @hook_impl
+        def before_node_run(self, node):
+            started.append(node.name)
+
+    from kedro.framework.project import configure_project
+    from kedro.framework.session import KedroSession
+
+    configure_project("retail_pipeline")
+    with KedroSession.create(project_path=PROJECT_ROOT, conf_source=str(kedro_project.conf),
+                             runtime_params={"run_date": "2024-13-45"}) as session:
+        session._hook_manager.register(Spy())
+        with pytest.raises(Exception) as err:
+            session.run()
+    assert any(isinstance(e, InvalidRunDate) for e in _chain(err.value)), err.value
+    assert "YYYY-MM-DD" in str(err.value)
+    assert started == []
+    assert not any(path.is_file() for path in kedro_project.data.rglob("*"))
+
+
+def _chain(exc):
+    while exc is not None:
+        yield exc
+        exc = exc.__cause__ or exc.__context__
 
 
 def test_runtime_run_date_reaches_parameters(kedro_project):

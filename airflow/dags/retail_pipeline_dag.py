@@ -155,6 +155,11 @@ def retail_data_pipeline():
             pipeline="ingestion",
             namespaces=["retailer_3"],
         ),
+        KedroRunOperator(
+            task_id="extract_retailer_4",
+            pipeline="ingestion",
+            namespaces=["retailer_4"],
+        ),
     ]
     transform = KedroRunOperator(task_id="transform", pipeline="transformation")
     quality = KedroRunOperator(task_id="quality", pipeline="quality")

@@ -1,4 +1,4 @@
--- The :top_n products by revenue of each retailer.
+-- The top_n products by revenue of each retailer.
 SELECT retailer_code, revenue_rank, product_sku, product_name, category, units_sold, revenue
 FROM (
     SELECT r.retailer_code, p.product_sku, p.product_name, p.category,
@@ -10,5 +10,5 @@ FROM (
     JOIN dim_retailer r ON r.retailer_id = f.retailer_id
     GROUP BY r.retailer_code, p.product_sku, p.product_name, p.category
 ) ranked
-WHERE revenue_rank <= :top_n
+WHERE revenue_rank <= %(top_n)s
 ORDER BY retailer_code, revenue_rank, product_sku;

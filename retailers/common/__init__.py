@@ -1,1 +1,1 @@
-"""Code the three retailer systems really share: server bootstrap, fault knobs, DB pool, catalogues."""
+"""Code the retailer systems really share: server bootstrap, fault knobs, DB pool, catalogues."""

@@ -1,6 +1,6 @@
 """Shared, realistic catalogues for the generator: products, customers, stores.
 
-One product catalogue serves all three retailers, so the same SKU (and name) can be sold by
+One product catalogue serves every retailer, so the same SKU (and name) can be sold by
 several of them, as in real life; each retailer stocks its own deterministic subset at its own
 prices. Some names are non-ASCII on purpose ('Crème brûlée'): valid data that must round-trip.
 Customers and stores are retailer-scoped ids in each retailer's own format.
@@ -77,10 +77,10 @@ def assortment(retailer_number: int) -> tuple[np.ndarray, np.ndarray]:
     return picked, prices
 
 
-CUSTOMER_FORMATS = {1: "CUST-{:05d}", 2: "MEM-{:06d}", 3: "BUY-{:05d}"}
-STORE_FORMATS = {1: "STORE-{:03d}", 2: "LOC-{:02d}", 3: "OUT-{:03d}"}
-N_CUSTOMERS = {1: 5000, 2: 8000, 3: 3000}
-N_STORES = {1: 25, 2: 12, 3: 40}
+CUSTOMER_FORMATS = {1: "CUST-{:05d}", 2: "MEM-{:06d}", 3: "BUY-{:05d}", 4: "CLI-{:06d}"}
+STORE_FORMATS = {1: "STORE-{:03d}", 2: "LOC-{:02d}", 3: "OUT-{:03d}", 4: "BTQ-PAR-{:02d}"}
+N_CUSTOMERS = {1: 5000, 2: 8000, 3: 3000, 4: 6000}
+N_STORES = {1: 25, 2: 12, 3: 40, 4: 18}
 
 
 @lru_cache(maxsize=None)

@@ -22,15 +22,3 @@ BEGIN
     RETURN NULL;
 END
 $$;
-
--- Created only when missing (no lock on {table} when it is already there).
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger
-                   WHERE tgrelid = '{table}'::regclass AND tgname = '{table}_version_bump') THEN
-        CREATE TRIGGER {table}_version_bump
-            AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table}
-            FOR EACH STATEMENT EXECUTE FUNCTION {table}_version_bump();
-    END IF;
-END
-$$;

@@ -82,10 +82,14 @@ class Pool:
         self._pool.closeall()
 
 
-def init_db(code: str, url: str) -> None:
-    """Apply the retailer's schema.sql, then its table's data version (both idempotent)."""
-    s = spec(code)
-    version = (Path(__file__).parent / "data_version.sql").read_text().replace("{table}", s.table)
-    ddl = s.schema_path.read_text() + "\n" + version
+def init_db(style: str, url: str) -> None:
+    """Apply the style's schema.sql, then its data version and one version trigger per table
+    (all idempotent)."""
+    s = spec(style)
+    here = Path(__file__).parent
+    version = (here / "data_version.sql").read_text().replace("{table}", s.table)
+    trigger = (here / "data_version_trigger.sql").read_text().replace("{table}", s.table)
+    triggers = [trigger.replace("{watched}", watched) for watched in s.tables]
+    ddl = "\n".join([s.schema_path.read_text(), version, *triggers])
     with closing(connect(url)) as conn, conn, conn.cursor() as cur:
         cur.execute(ddl)

@@ -4,7 +4,9 @@ Set at start from the env var RETAILER_FAULTS (JSON) or at run time through
 `POST /_admin/faults` (loopback only). Counted knobs (`fail_500`, `fail_429`, `cut`) apply to the
 next N data requests; `latency_ms` delays every data request until cleared, or only the next
 `slow` requests when `slow` is given. /health and /_admin are never faulted, so a test can always
-see and reset the state.
+see and reset the state; every other request (retailer 4's token endpoint too) is.
+`token_ttl` (seconds; null = the app's own) is the lifetime of the tokens an OAuth2 app issues
+from now on (retailer 4), so a test can make tokens expire during an extraction.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, Callable, Iterable
 from flask import Blueprint, jsonify, request
 
 COUNTED = ("fail_500", "fail_429", "cut", "slow")
+NULLABLE = ("slow", "token_ttl")
 EXEMPT_PREFIXES = ("/health", "/_admin/")
 
 
@@ -34,6 +37,7 @@ class Faults:
         with self._lock:
             self.knobs: dict[str, Any] = {
                 "fail_500": 0, "fail_429": 0, "retry_after": 1, "latency_ms": 0, "cut": 0, "slow": None,
+                "token_ttl": None,
             }
 
     def update(self, values: dict[str, Any]) -> None:
@@ -43,7 +47,7 @@ class Faults:
             raise ValueError(f"unknown fault knobs: {', '.join(sorted(unknown))}; known: {', '.join(self.knobs)}")
         clean = {}
         for key, value in values.items():
-            if key == "slow" and value is None:
+            if key in NULLABLE and value is None:
                 clean[key] = None
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
@@ -51,6 +55,10 @@ class Faults:
             clean[key] = int(value)
         with self._lock:
             self.knobs.update(clean)
+
+    def knob(self, name: str) -> Any:
+        with self._lock:
+            return self.knobs[name]
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:

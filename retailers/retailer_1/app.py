@@ -85,14 +85,15 @@ FROM page
 VERSION_SQL = "(SELECT version FROM sales_version)"
 
 
-def envelope(page: int, page_size: int, total: int, count: int, data: str) -> str:
+def envelope(page: int, page_size: int, total: int, count: int, data: str, code: str = CODE) -> str:
     total_pages = -(-total // page_size)
-    return (f'{{"data":{data},"count":{count},"retailer":"{CODE}","page":{page},'
+    return (f'{{"data":{data},"count":{count},"retailer":"{code}","page":{page},'
             f'"page_size":{page_size},"total":{total},"total_pages":{total_pages}}}')
 
 
-def create_app(database_url: str, api_key: str) -> Flask:
-    app = base_app(CODE, database_url)
+def create_app(database_url: str, api_key: str, code: str = CODE) -> Flask:
+    """The app serving this style as retailer `code` (the envelope's and /health's "retailer")."""
+    app = base_app(code, database_url)
     pager = OffsetPager(app.extensions["pool"], INDEX_SQL, PAGE_SQL, PLAIN_SQL, VERSION_SQL)
     app.extensions["pager"] = pager
 
@@ -111,6 +112,6 @@ def create_app(database_url: str, api_key: str) -> Flask:
         page_size = parse_int(args.get("page_size"), "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
 
         version, total, count, data = pager.page(lo, hi, (page - 1) * page_size, page_size)
-        return json_text(envelope(page, page_size, total, count, data), data_version=version)
+        return json_text(envelope(page, page_size, total, count, data, code), data_version=version)
 
     return app

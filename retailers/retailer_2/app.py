@@ -81,14 +81,15 @@ FROM page
 VERSION_SQL = "(SELECT version FROM transactions_version)"
 
 
-def envelope(offset: int, total: int, count: int, data: str) -> str:
+def envelope(offset: int, total: int, count: int, data: str, code: str = CODE) -> str:
     next_offset = offset + count if offset + count < total else None
-    return (f'{{"transactions":{data},"count":{count},"retailer":"{CODE}",'
+    return (f'{{"transactions":{data},"count":{count},"retailer":"{code}",'
             f'"next_offset":{"null" if next_offset is None else next_offset},"total":{total}}}')
 
 
-def create_app(database_url: str, api_key: str) -> Flask:
-    app = base_app(CODE, database_url)
+def create_app(database_url: str, api_key: str, code: str = CODE) -> Flask:
+    """The app serving this style as retailer `code` (the envelope's and /health's "retailer")."""
+    app = base_app(code, database_url)
     pager = OffsetPager(app.extensions["pool"], INDEX_SQL, PAGE_SQL, PLAIN_SQL, VERSION_SQL)
     app.extensions["pager"] = pager
 
@@ -106,6 +107,6 @@ def create_app(database_url: str, api_key: str) -> Flask:
         limit = parse_int(args.get("limit"), "limit", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
 
         version, total, count, data = pager.page(lo, hi, offset, limit)
-        return json_text(envelope(offset, total, count, data), data_version=version)
+        return json_text(envelope(offset, total, count, data, code), data_version=version)
 
     return app

@@ -75,8 +75,9 @@ def decode_cursor(cursor: object) -> tuple[str, str]:
         raise BadRequest("cursor is not one this API returned; start again without a cursor") from None
 
 
-def create_app(database_url: str, api_key: str) -> Flask:
-    app = base_app(CODE, database_url)
+def create_app(database_url: str, api_key: str, code: str = CODE) -> Flask:
+    """The app serving this style as retailer `code` (the envelope's and /health's "retailer")."""
+    app = base_app(code, database_url)
     pool = app.extensions["pool"]
 
     @app.post("/sales/query")
@@ -107,7 +108,7 @@ def create_app(database_url: str, api_key: str) -> Flask:
             version, count, more, data, last_ts, last_id = cur.fetchone()
         next_cursor = f'"{encode_cursor(last_ts, last_id)}"' if more else "null"
         return json_text(
-            f'{{"results":{data},"count":{count},"retailer":"{CODE}","next_cursor":{next_cursor}}}',
+            f'{{"results":{data},"count":{count},"retailer":"{code}","next_cursor":{next_cursor}}}',
             data_version=version,
         )
 

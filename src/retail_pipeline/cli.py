@@ -64,7 +64,7 @@ def _check_env(env: str | None, conf_source: str | None) -> None:
 
 def _check_window(params: dict[str, Any]) -> None:
     """A malformed run_date or lookback_days, refused before Kedro loads anything (the catalog's
-    resolvers and RunDateHook refuse it too, for runs that do not come through this command)."""
+    resolvers refuse it too, before any node runs, for runs that do not come through this command)."""
     if "run_date" in params:
         parse_run_date(params["run_date"])
     if "lookback_days" in params:

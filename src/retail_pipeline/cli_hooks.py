@@ -19,20 +19,11 @@ from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 from tqdm import tqdm
 
+from retail_pipeline.catalog import credential_names
 from retail_pipeline.run_window import window_start
 
 logger = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql" / "runs"
-
-
-def _credential_names(config: Any) -> set[str]:
-    """Every `credentials: NAME` in a catalog config (entries and factory patterns)."""
-    if isinstance(config, dict):
-        names = {config["credentials"]} if isinstance(config.get("credentials"), str) else set()
-        for value in config.values():
-            names |= _credential_names(value)
-        return names
-    return set()
 
 
 def credentials_problem(context) -> str | None:
@@ -57,7 +48,7 @@ def credentials_problem(context) -> str | None:
         if "Environment variable" not in str(exc):
             raise
         return f"{path}: {' '.join(str(exc).split())}. Export it, or write the value in the file (it is git-ignored)."
-    missing = sorted(_credential_names(context.config_loader["catalog"]) - set(credentials))
+    missing = sorted(credential_names(context.config_loader["catalog"]) - set(credentials))
     if not missing:
         return None
     if env == "local":

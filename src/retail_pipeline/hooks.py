@@ -4,17 +4,28 @@ import logging
 
 from kedro.framework.hooks import hook_impl
 
-from retail_pipeline.run_window import parse_run_date
+from retail_pipeline import registry
 
 logger = logging.getLogger(__name__)
 
 
-class RunDateHook:
-    """Refuse a malformed `run_date` before any node runs or any request is made."""
+class RegistryHook:
+    """Pipelines are built for the retailers of the session's own configuration.
 
-    @hook_impl
+    The session's registry (its conf source and env) becomes the active one before anything
+    reads the pipelines; when its codes differ from those the project's pipelines were built
+    for (another conf source in the same process, e.g. a test's copy), the pipelines are built
+    again.
+    """
+
+    @hook_impl(tryfirst=True)
     def after_context_created(self, context) -> None:
-        parse_run_date(context.params.get("run_date"))
+        from kedro.framework.project import PACKAGE_NAME, pipelines
+
+        where = f"{context.config_loader.conf_source} (env {context.env or 'local'})"
+        changed = registry.activate(context.config_loader["globals"].get("retailers"), where)
+        if changed and PACKAGE_NAME:
+            pipelines.configure(f"{PACKAGE_NAME}.pipeline_registry")
 
 
 class QualityReportHook:

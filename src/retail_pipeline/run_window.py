@@ -73,6 +73,31 @@ def window_dates(start: object, end: object) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
+_ISO_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+
+
+def resolve_ingested_at(value: object = "") -> str:
+    """Config resolver `${ingested_at:...}`: when the run ingests, as YYYY-MM-DDTHH:MM:SSZ.
+
+    Empty means now (UTC), read once when the run's parameters are read; a given value (e.g. a
+    replay stamped as the original run: `--params ingested_at=2024-01-16T02:00:00Z`) must be a
+    UTC time in that form. Nodes take it as a parameter: they never read the clock.
+    """
+    if value is None or value == "":
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = str(value).strip()
+    try:
+        valid = bool(_ISO_UTC.match(text)) and datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ") is not None
+    except ValueError:
+        valid = False
+    if not valid:
+        raise InvalidRunDate(f"ingested_at must be a UTC time written as YYYY-MM-DDTHH:MM:SSZ, got {value!r}; "
+                             "leave it out to use the time of the run")
+    return text
+
+
 def new_run_id() -> str:
     """Config resolver `${new_run_id:}`: a sortable id for one run (UTC time + random suffix)."""
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"

@@ -1,14 +1,17 @@
-"""Project settings: config resolvers for the run window, and the project hooks."""
+"""Project settings: the config loader (the retailer registry is part of `globals`), the
+resolvers of the run window, the catalog class and the project hooks."""
 
 from kedro.config import OmegaConfigLoader
 from omegaconf import OmegaConf
 from omegaconf.resolvers import oc
 
+from retail_pipeline.catalog import RetailContext, RetailDataCatalog
 from retail_pipeline.cli_hooks import RunReportHook
-from retail_pipeline.hooks import QualityReportHook, RunDateHook
-from retail_pipeline.run_window import new_run_id, resolve_run_date, window_start
+from retail_pipeline.hooks import QualityReportHook, RegistryHook
+from retail_pipeline.registry import BASE_ENV, DEFAULT_ENV, with_codes
+from retail_pipeline.run_window import new_run_id, resolve_ingested_at, resolve_run_date, window_start
 
-HOOKS = (RunDateHook(), QualityReportHook(), RunReportHook())
+HOOKS = (RegistryHook(), QualityReportHook(), RunReportHook())
 
 
 class ConfigLoader(OmegaConfigLoader):
@@ -47,15 +50,23 @@ class ConfigLoader(OmegaConfigLoader):
 
 CONFIG_LOADER_CLASS = ConfigLoader
 CONFIG_LOADER_ARGS = {
-    "base_env": "base",
-    "default_run_env": "local",
+    "base_env": BASE_ENV,
+    "default_run_env": DEFAULT_ENV,
+    # The retailer registry (retailers.yml) is read with the globals, so catalog and parameters
+    # use ${globals:retailers}. Merged soft: conf/<env>/retailers.yml may add a retailer or change
+    # one retailer's values without repeating the others.
+    "config_patterns": {"globals": ["globals*", "retailers*"]},
+    "merge_strategy": {"globals": "soft"},
     "custom_resolvers": {
         "run_date": resolve_run_date,
         "window_start": window_start,
         "new_run_id": new_run_id,
+        "ingested_at": resolve_ingested_at,
+        "with_codes": with_codes,
     },
 }
 
-# The retailers the pipelines are built for. Adding one is: its catalog entries and
-# parameters (conf/base), a pandera source model (schemas/sources.py) and its code here.
-RETAILERS = ("retailer_1", "retailer_2", "retailer_3")
+# Kedro's catalog and context, taking `credentials: "{retailer}_api"` in dataset factories
+# (catalog.py).
+DATA_CATALOG_CLASS = RetailDataCatalog
+CONTEXT_CLASS = RetailContext

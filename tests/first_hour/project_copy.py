@@ -5,7 +5,8 @@ The copy holds the files git would give a clone (tracked, plus new files not ign
 what the next commit would contain. Installing the project again with pip would take minutes and
 the network, so the copy's `.venv` is a small virtualenv that layers the copy's `src/` over the
 checkout's installed packages (a .pth file) and has the project's console scripts; `make`
-sees it as installed (`.venv/.installed` newer than pyproject.toml).
+sees it as installed (`.venv/.installed` newer than pyproject.toml). Both packages of the
+project (retail_pipeline and retailers) are the copy's.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def overlay_venv(project: Path) -> Path:
     # First the copy's package, then the checkout's site-packages with its own .pth files
     # (its editable install adds the checkout's src/ after ours).
     (site / "000_project_copy.pth").write_text(f"{project / 'src'}\nimport site; site.addsitedir({ours!r})\n")
+    # The project installs two packages (pyproject.toml): the copy's retailers/ too, ahead of the
+    # checkout's editable finder.
+    (site / "retailers").symlink_to(project / "retailers", target_is_directory=True)
     for name, target in SCRIPTS.items():
         module, func = target.split(":")
         script = venv / "bin" / name

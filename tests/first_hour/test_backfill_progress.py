@@ -29,7 +29,8 @@ def rebuilt_warehouse(pg_server, warehouse_template, loader_password):
 def point_at(project, warehouse, apis) -> None:
     project.write_yaml("local/credentials.yml", {
         "warehouse": {"con": warehouse.url},
-        **{f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]} for code, api in apis.items()},
+        # base_url and the auth style's secrets (api_key, or client_id and client_secret)
+        **{f"{code}_api": {k: v for k, v in api.items() if k != "dsn"} for code, api in apis.items()},
     })
 
 

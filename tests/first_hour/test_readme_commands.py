@@ -7,7 +7,7 @@
 - `make viz` serves on RETAIL_VIZ_PORT; the README ends with `make down` and `make clean`,
   after which the copy holds what a clone holds.
 
-Not run: `make test` (this suite). The stack is stopped by pid (`localstack down`) even when
+Not run: `make test` (this suite). The stack is stopped by pid (`devstack down`) even when
 a step fails.
 """
 
@@ -24,7 +24,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from retail_pipeline.localstack.postgres import free_port
+from retail_pipeline.devstack.config import env_prefix
+from retail_pipeline.devstack.postgres import free_port
+from retail_pipeline.registry import project_retailers
 from tests.first_hour.project_copy import ROOT, checkout_files, new_user_checkout
 from tests.first_hour.readme import command_name, shell_blocks
 
@@ -36,7 +38,7 @@ SERVERS = {"make viz": ("RETAIL_VIZ_PORT", "/api/main")}
 
 
 def _ports() -> dict[str, str]:
-    names = ["RETAIL_PG_PORT", "RETAILER1_PORT", "RETAILER2_PORT", "RETAILER3_PORT", "RETAIL_VIZ_PORT"]
+    names = ["RETAIL_PG_PORT", *(f"{env_prefix(code)}_PORT" for code in project_retailers()), "RETAIL_VIZ_PORT"]
     ports: set[int] = set()
     while len(ports) < len(names):
         ports.add(free_port())
@@ -54,7 +56,7 @@ def user(tmp_path_factory):
     try:
         yield project, env
     finally:  # by the checkout's own state (pids in .stack), whatever the venv's state
-        subprocess.run([sys.executable, "-m", "retail_pipeline.localstack", "down"], cwd=project,
+        subprocess.run([sys.executable, "-m", "retail_pipeline.devstack", "down"], cwd=project,
                        env={**env, "RETAIL_PROJECT_ROOT": str(project)}, capture_output=True, timeout=120)
 
 
@@ -129,7 +131,7 @@ def _shows_data(names: list[str], text: str, line: int) -> None:
     """The examples return what they promise, not an empty answer."""
     joined = " ".join(names)
     if "curl" in joined:
-        for prefix in ("ORD-", "TXN-", "SAL-"):  # each API's transaction ids
+        for prefix in ("ORD-", "TXN-", "SAL-", "WEB-"):  # each API's transaction (order) ids
             assert prefix in text, f"README line {line}: no {prefix} record in\n{text[-3000:]}"
     if "SQL=" in joined or "duckdb" in joined:
         assert "retailer_3" in text, f"README line {line}: no rows in\n{text[-3000:]}"

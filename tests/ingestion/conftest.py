@@ -14,6 +14,8 @@ import yaml
 
 from retailers.common.registry import RETAILERS
 from tests.fixtures.kedro_project import PLACEHOLDER_CREDENTIALS, PROJECT_ROOT
+from tests.fixtures.kedro_project import RETAILERS as REGISTRY
+from tests.fixtures.kedro_project import credentials_for
 
 BUCKET = "retail-raw-zone-test"
 
@@ -21,24 +23,31 @@ BUCKET = "retail-raw-zone-test"
 def api_credentials(retailer_apis) -> dict:
     """The test APIs' credentials over placeholders for the rest (the s3 env has no conf/local)."""
     return {**PLACEHOLDER_CREDENTIALS,
-            **{f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]}
-               for code, api in retailer_apis.items()}}
+            **{f"{code}_api": credentials_for(REGISTRY[code], api["base_url"],
+                                              api.get("api_key") or api.get("client_secret"), api.get("client_id"))
+               for code, api in retailer_apis.items() if code in REGISTRY}}
+
+
+API_FACTORY = "{retailer}.api_sales"
 
 
 def api_catalog_override(page_size: int | None = None, retry: dict | None = None, concurrency: int | None = None) -> dict:
-    """The three API entries of conf/base/catalog_ingestion.yml with test-sized paging/retries."""
+    """The API dataset factory of conf/base/catalog_ingestion.yml with test-sized retries; a
+    page size is set in a copy of the registry the entry passes (paging lives in retailers.yml;
+    servers that choose their own page size ignore it)."""
     base = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog_ingestion.yml").read_text())
-    entries = {}
-    for code in RETAILERS:
-        entry = copy.deepcopy(base[f"{code}.api_sales"])
-        if page_size:
-            entry["paging"]["page_size"] = page_size
-        if retry:
-            entry["retry"] = {**entry["retry"], **retry}
-        if concurrency:
-            entry["concurrency"] = concurrency
-        entries[f"{code}.api_sales"] = entry
-    return entries
+    entry = copy.deepcopy(base[API_FACTORY])
+    if page_size:
+        registry = copy.deepcopy(REGISTRY)
+        for retailer in registry.values():
+            if "page_size" in retailer["api"].get("paging", {}):
+                retailer["api"]["paging"]["page_size"] = page_size
+        entry["retailers"] = registry
+    if retry:
+        entry["retry"] = {**entry["retry"], **retry}
+    if concurrency:
+        entry["concurrency"] = concurrency
+    return {API_FACTORY: entry}
 
 
 @pytest.fixture(scope="session")
@@ -82,11 +91,13 @@ def local_project(kedro_project, retailer_apis):
 
 
 def rows_in_window(dsn: str, code: str, start: str, end: str) -> int:
-    """What the retailer's API serves for [start, end]: rows whose timestamp date is in it."""
+    """What the retailer's API serves for [start, end]: rows (order lines, for a style whose
+    orders carry lines) whose timestamp's local date, in the stores' time zone, is in it."""
     spec = RETAILERS[code]
+    day = f'"{spec.ts_column}"' if spec.timezone == "UTC" else f"""("{spec.ts_column}" AT TIME ZONE '{spec.timezone}')"""
+    rows = spec.table if not spec.extra_tables else f"{spec.table} JOIN {spec.extra_tables[0]} USING ({spec.id_column})"
     with closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
-        cur.execute(f'SELECT count(*) FROM {spec.table} WHERE "{spec.ts_column}" >= %s::date '
-                    f'AND "{spec.ts_column}" < %s::date + 1', (start, end))
+        cur.execute(f"SELECT count(*) FROM {rows} WHERE {day} >= %s::date AND {day} < %s::date + 1", (start, end))
         return cur.fetchone()[0]
 
 

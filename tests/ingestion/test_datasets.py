@@ -16,12 +16,18 @@ from retail_pipeline.datasets.retailer_api import RetailerApiDataset, RetailerAp
 from retail_pipeline.run_window import InvalidRunDate
 
 KEY = "super-secret-key-123"
+API_KEYS = ("endpoint", "method", "auth", "dates", "records_key", "paging", "lines", "count_field")
 
 
-def api(base_url: str, **overrides) -> RetailerApiDataset:
-    config = dict(retailer="retailer_1", endpoint="/sales", window_start="2024-01-14", window_end="2024-01-15",
-                  records_key="data", credentials={"base_url": base_url, "api_key": KEY},
-                  paging={"style": "page", "page_size": 10}, retry={"max_attempts": 2, "backoff_seconds": 0.01})
+def api(base_url: str, fields: dict | None = None, **overrides) -> RetailerApiDataset:
+    """retailer_1's dataset; api options (records_key, paging, ...) go into its registry entry."""
+    entry = {"endpoint": "/sales", "records_key": "data", "paging": {"style": "page_number", "page_size": 10},
+             "auth": {"style": "api_key", "header": "Authorization", "scheme": "Bearer"}}
+    entry.update({key: overrides.pop(key) for key in API_KEYS if key in overrides})
+    registry = {"retailer_1": {"api": entry, "source": {"fields": fields or {"transaction_id": "order_id"}}}}
+    config = dict(retailer="retailer_1", retailers=registry, window_start="2024-01-14", window_end="2024-01-15",
+                  credentials={"base_url": base_url, "api_key": KEY},
+                  retry={"max_attempts": 2, "backoff_seconds": 0.01})
     config.update(overrides)
     return RetailerApiDataset(**config)
 
@@ -43,7 +49,7 @@ def not_json_server():
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
@@ -73,7 +79,8 @@ def test_connection_refused_is_retried_then_fails_loudly(caplog):
     with pytest.raises(RetailerApiError, match=r"retailer_1: GET http://127.0.0.1:9/sales\?start_date=2024-01-14"
                                                r"&end_date=2024-01-15&page=1&page_size=10 failed after 3 attempts"):
         dataset.load()
-    assert caplog.text.count("retry") == 2 and KEY not in caplog.text
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("retail_pipeline")]
+    assert sum("; retry " in line for line in ours) == 2 and KEY not in caplog.text
 
 
 @pytest.mark.slow
@@ -86,11 +93,11 @@ def test_wrong_envelope_and_missing_paging_fields_against_the_real_apps(retailer
     creds2 = {"base_url": r2["base_url"], "api_key": r2["api_key"]}
     with pytest.raises(RetailerApiError, match="paging field.s. total_pages missing"):
         api(r2["base_url"], credentials=creds2, endpoint="/transactions", records_key="transactions",
-            auth={"header": "X-API-Key"}, dates={"start": "from", "end": "to"}).load()
+            auth={"style": "api_key", "header": "X-API-Key"}, dates={"start": "from", "end": "to"}).load()
     with pytest.raises(RetailerApiError, match="refused with HTTP 401.*check the api_key") as error:
         api(r1["base_url"], credentials={**creds1, "api_key": "wrong-key"}).load()
     assert "wrong-key" not in str(error.value)
-    frame = api(r1["base_url"], credentials=creds1, window_start="2024-01-15", paging={"style": "page", "page_size": 2}).load()
+    frame = api(r1["base_url"], credentials=creds1, window_start="2024-01-15", paging={"style": "page_number", "page_size": 2}).load()
     assert len(frame) == 5 and frame["source_page"].tolist() == [1, 1, 2, 2, 3]
     assert frame.attrs["extraction"]["pages"] == 3 and frame.attrs["extraction"]["source_total"] == 5
 
@@ -120,7 +127,7 @@ def fake_api():
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.requests = 0
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     server.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     yield server
@@ -159,7 +166,7 @@ def test_a_version_served_on_some_pages_only_is_no_proof(fake_api):
         return _page([{"order_id": f"R{page}"}], 2, 2, page), ({"X-Data-Version": "7"} if page == 1 else {})
 
     fake_api.answer = answer
-    dataset = api(fake_api.base_url, paging={"style": "page", "page_size": 1},
+    dataset = api(fake_api.base_url, paging={"style": "page_number", "page_size": 1},
                   consistency={"version_header": "X-Data-Version"})
     frame = dataset.load()
     stats = frame.attrs["extraction"]

@@ -14,10 +14,13 @@ from retail_pipeline.pipelines.ingestion.nodes import (
     split_valid_quarantine,
 )
 from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS, QUARANTINE_COLUMNS, CanonicalSale
+from retail_pipeline.schemas.sources import declared_fields
 from tests.fixtures.kedro_project import PROJECT_ROOT
 
-PARAMS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_ingestion.yml").read_text())
+# The registry entries as the nodes get them (params:retailers.<code>).
+REGISTRY = yaml.safe_load((PROJECT_ROOT / "conf/base/retailers.yml").read_text())["retailers"]
 WINDOW = {"window_start": "2024-01-13", "window_end": "2024-01-15"}
+INGESTED_AT = "2024-01-16T01:00:00Z"  # the run's ingestion time: a parameter, not the clock
 
 
 def api_frame(records: list[dict], code: str, page: int = 1) -> pd.DataFrame:
@@ -54,7 +57,7 @@ def r3(sale_id="SAL-20240113-000001", **overrides) -> dict:
 
 
 def run(code: str, records: list[dict]):
-    normalized, stats = normalize_sales(api_frame(records, code), PARAMS[code]["source"], "run-1")
+    normalized, stats = normalize_sales(api_frame(records, code), REGISTRY[code], "run-1", INGESTED_AT)
     raw, quarantine, summary = split_valid_quarantine(normalized, stats)
     return raw, quarantine, summary, stats
 
@@ -170,11 +173,11 @@ def test_per_day_counts_add_up_and_amounts_are_net_merchandise():
 
 
 def test_empty_extraction_gives_empty_frames_with_canonical_columns():
-    frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in PARAMS["retailer_3"]["source"]["fields"].values()})
+    frame = pd.DataFrame({c: pd.Series([], dtype=object) for c in declared_fields(REGISTRY["retailer_3"]["source"])})
     frame["source_record"] = pd.Series([], dtype="str")
     frame["source_page"] = pd.Series([], dtype="int64")
     frame.attrs["extraction"] = {"retailer_code": "retailer_3", **WINDOW}
-    normalized, stats = normalize_sales(frame, PARAMS["retailer_3"]["source"], "run-1")
+    normalized, stats = normalize_sales(frame, REGISTRY["retailer_3"], "run-1", INGESTED_AT)
     raw, quarantine, summary = split_valid_quarantine(normalized, stats)
     assert len(raw) == len(quarantine) == 0 and list(raw.columns) == list(CANONICAL_COLUMNS)
     assert [d["rows_received"] for d in summary["days"]] == [0, 0, 0]
@@ -190,14 +193,15 @@ def test_ingest_sales_node_returns_the_window_as_one_unit():
     records = [r2("TXN-1"), r2("TXN-2", qty=0, amount="0.00"), r2("TXN-3", unit_cost="1,10")]
     frame = api_frame(records, "retailer_2")
     frame.attrs["extraction"].update(attempts=2, consistency="data_version")
-    unit = ingest_sales(frame, PARAMS["retailer_2"]["source"], "run-1")
+    unit = ingest_sales(frame, REGISTRY["retailer_2"], "run-1", INGESTED_AT)
     assert set(unit) == {"raw", "quarantine", "manifest"}
     expected_raw, expected_quarantine, expected_summary, expected_stats = run("retailer_2", records)
-    pd.testing.assert_frame_equal(unit["raw"].drop(columns="ingested_at"), expected_raw.drop(columns="ingested_at"))
+    pd.testing.assert_frame_equal(unit["raw"], expected_raw)  # same input, same rows: no clock inside
     assert unit["quarantine"]["reasons"].map(list).tolist() == expected_quarantine["reasons"].map(list).tolist()
     manifest = unit["manifest"]
     assert manifest == {**build_manifest(expected_stats, expected_summary, "run-1"),
-                        "ingested_at": manifest["ingested_at"], "attempts": 2, "consistency": "data_version"}
+                        "attempts": 2, "consistency": "data_version"}
+    assert manifest["ingested_at"] == INGESTED_AT and set(unit["raw"]["ingested_at"]) == {INGESTED_AT}
     assert (manifest["rows_received"], manifest["rows_written"], manifest["rows_quarantined"]) == (3, 1, 2)
 
 
@@ -279,11 +283,10 @@ def test_values_at_the_bounds_are_accepted():
 
 
 def test_retailer_code_is_any_safe_identifier_not_a_retailer_name_pattern():
-    source = {**PARAMS["retailer_1"]["source"], "retailer_code": "acme-eu_2"}
-    normalized, stats = normalize_sales(api_frame([r1()], "acme-eu_2"), source, "run-1")
+    # the code comes with the records (the dataset's attrs), the entry says how to read them
+    normalized, stats = normalize_sales(api_frame([r1()], "acme-eu_2"), REGISTRY["retailer_1"], "run-1", INGESTED_AT)
     raw, quarantine, _ = split_valid_quarantine(normalized, stats)
     assert quarantine.empty and raw.iloc[0]["retailer_code"] == "acme-eu_2"
-    source["retailer_code"] = "../etc"
-    normalized, stats = normalize_sales(api_frame([r1()], "../etc"), source, "run-1")
+    normalized, stats = normalize_sales(api_frame([r1()], "../etc"), REGISTRY["retailer_1"], "run-1", INGESTED_AT)
     raw, quarantine, _ = split_valid_quarantine(normalized, stats)
     assert raw.empty and "retailer_code is not a safe identifier" in reasons_of(quarantine, "ORD-20240115-000001")[0]

@@ -102,7 +102,7 @@ def test_disk_full_while_staging_leaves_the_old_window_and_says_so_last(tmp_path
             raise OSError(errno.ENOSPC, "No space left on device", target)
         Path(target).write_text("{}\n")
 
-    monkeypatch.setattr("retail_pipeline.datasets.raw_zone._jsonl", full_disk)
+    monkeypatch.setattr("retail_pipeline.datasets.raw_zone.write_jsonl", full_disk)
     with pytest.raises(DatasetError) as failure:
         zone(str(tmp_path)).save(SECOND)
     last = str(failure.value).splitlines()[-1]

@@ -1,5 +1,5 @@
 """Fixtures of the production-path tests: a warehouse with real roles, a test conf wired to the
-test stack (PostgreSQL, the three retailer APIs, a temp raw zone), and the Airflow virtualenv.
+test stack (PostgreSQL, the retailer APIs, a temp raw zone), and the Airflow virtualenv.
 
 - `airflow_venv` (session): .venv-airflow made by airflow/setup_airflow_venv.sh (cached across
   runs; the first install takes about a minute from the package mirror).
@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.kedro_project import KedroProject
+from tests.fixtures.retailers import api_credentials
 from tests.fixtures.warehouse import READER, Warehouse, copy_warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +90,7 @@ def make_prod_conf(root: Path, warehouse: Warehouse, retailer_apis, retailer_dat
     project.write_yaml("local/credentials.yml", {
         "warehouse": {"con": warehouse.url},
         "warehouse_reader": {"con": warehouse.url},
-        **{f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]}
+        **{f"{code}_api": api_credentials(api)
            for code, api in retailer_apis.items()},
         **{f"{code}_db": {"con": dsn} for code, dsn in retailer_databases.items()},
         "raw_zone": {},

@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.kedro_project import RETAILERS
+
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "airflow" / "dags" / "retail_pipeline_dag.py"
 DAG_ID = "retail_data_pipeline"
-EXTRACTIONS = ["extract_retailer_1", "extract_retailer_2", "extract_retailer_3"]
+CODES = list(RETAILERS)  # the registry, conf/base/retailers.yml: one extraction task each
+EXTRACTIONS = [f"extract_{code}" for code in CODES]
 
 # Run inside the Airflow venv: parse the DAG folder with Airflow's own DagBag and describe it.
 DESCRIBE = r"""
@@ -99,10 +102,10 @@ def test_dag_shape_schedule_and_retries(dag_description):
     assert dag["catchup"] is False and dag["max_active_runs"] == 1
     tasks = dag["tasks"]
     assert set(tasks) == {*EXTRACTIONS, "transform", "quality"}
-    for n, task_id in enumerate(EXTRACTIONS, start=1):
+    for code, task_id in zip(CODES, EXTRACTIONS, strict=True):
         assert tasks[task_id]["pipeline"] == "ingestion"
-        assert tasks[task_id]["namespaces"] == [f"retailer_{n}"]
-        assert tasks[task_id]["upstream"] == []                  # the three run in parallel
+        assert tasks[task_id]["namespaces"] == [code]
+        assert tasks[task_id]["upstream"] == []                  # they run in parallel
     assert tasks["transform"]["upstream"] == EXTRACTIONS
     assert tasks["quality"]["upstream"] == ["transform"]
     for task in tasks.values():
@@ -212,12 +215,12 @@ def test_airflow_runs_the_dag_for_a_day(airflow_run, prod_warehouse, seed_days):
     loaded = dict(prod_warehouse.query(
         """SELECT r.retailer_code, count(*) FROM fact_sales f JOIN dim_retailer r USING (retailer_id)
            WHERE f.date_id = 20240314 GROUP BY 1"""))
-    assert set(loaded) == {"retailer_1", "retailer_2", "retailer_3"} and min(loaded.values()) > 0
+    assert set(loaded) == set(CODES) and min(loaded.values()) > 0
     assert prod_warehouse.query("SELECT DISTINCT run_id FROM fact_sales WHERE date_id = 20240314") == [(run_id,)]
     audited = prod_warehouse.query(
         "SELECT count(DISTINCT retailer_code) FROM load_audit WHERE sale_date = '2024-03-14' AND run_id = %s",
         (run_id,))
-    assert audited == [(3,)]
+    assert audited == [(len(CODES),)]
     checks = prod_warehouse.query(
         "SELECT count(*), bool_and(passed OR severity <> 'critical') FROM dq_check_results "
         "WHERE run_id = %s AND run_date = '2024-03-14'", (run_id,))
@@ -226,10 +229,11 @@ def test_airflow_runs_the_dag_for_a_day(airflow_run, prod_warehouse, seed_days):
 
 @pytest.mark.airflow
 def test_critical_quality_failure_fails_the_quality_task(airflow_run, prod_warehouse, seed_days):
-    """retailer_3 sends nothing for the window: its volume check is critical, so the quality
-    task fails (once: a data verdict is not retried) after extraction and load succeeded."""
+    """The last retailer sends nothing for the window: its volume check is critical, so the
+    quality task fails (once: a data verdict is not retried) after extraction and load succeeded."""
     day = "2024-04-09"
-    seed_days("2024-04-06", day, rows_per_day=30, retailers=["retailer_1", "retailer_2"])
+    silent = CODES[-1]
+    seed_days("2024-04-06", day, rows_per_day=30, retailers=CODES[:-1])
     result = airflow_run.dags_test(day)
     states = airflow_run.task_states(day)
     assert result.returncode != 0, _failure(result, airflow_run, day)
@@ -240,4 +244,4 @@ def test_critical_quality_failure_fails_the_quality_task(airflow_run, prod_wareh
     failed = prod_warehouse.query(
         "SELECT retailer_code, check_name FROM dq_check_results WHERE run_id = %s AND NOT passed "
         "AND severity = 'critical'", (airflow_run.run_id(day),))
-    assert ("retailer_3", "volume_rows") in failed
+    assert (silent, "volume_rows") in failed

@@ -1,7 +1,9 @@
 """docker-compose.yml: services, ports, images/builds, health checks, order, and no secrets.
 
 There is no Docker engine here, so the file is parsed and checked for what `docker compose up`
-relies on; docs/production.md says how to run it.
+relies on; docs/production.md says how to run it. The retailer services, the .env variables and
+the docker env's credentials are rendered from the registry (`make compose`): the committed
+files must be that rendering.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from retail_pipeline.devstack import compose as compose_files
+from retail_pipeline.registry import load_retailers
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
+REGISTRY = load_retailers(ROOT / "conf", "base")  # the committed registry
+SLUGS = [code.replace("_", "-") for code in REGISTRY]
 
 ONE_SHOT = {"retailer-seed", "warehouse-migrate", "minio-init", "airflow-init"}
 LONG_RUNNING = {
-    "retailer-1-db": "5433:5432", "retailer-2-db": "5434:5432", "retailer-3-db": "5435:5432",
-    "retailer-1-api": "5001:5001", "retailer-2-api": "5002:5002", "retailer-3-api": "5003:5003",
+    **{f"{slug}-db": f"{5433 + n}:5432" for n, slug in enumerate(SLUGS)},
+    **{f"{slug}-api": "{0}:{0}".format(entry["simulator"]["port"]) for slug, entry in zip(SLUGS, REGISTRY.values())},
     "warehouse": "5432:5432", "minio": "9000:9000", "airflow-apiserver": "8080:8080",
     "airflow-db": None, "airflow-scheduler": None, "airflow-dag-processor": None,
 }
@@ -38,6 +45,40 @@ def services(compose) -> dict:
 
 def test_every_service_is_declared(services):
     assert set(services) == set(LONG_RUNNING) | ONE_SHOT
+    # the contract's four retailers, on their published ports
+    for n in (1, 2, 3, 4):
+        assert f"{5000 + n}:{5000 + n}" in services[f"retailer-{n}-api"]["ports"]
+        assert f"{5432 + n}:5432" in services[f"retailer-{n}-db"]["ports"]
+
+
+def test_committed_files_are_the_rendering_of_the_registry():
+    """A registry entry added without `make compose` fails here."""
+    stale = compose_files.stale(ROOT, compose_files.committed_registry(ROOT))
+    assert not stale, f"run `make compose`: {[str(p.relative_to(ROOT)) for p in stale]} differ from the registry"
+
+
+def test_a_fifth_retailer_gets_its_services_variables_and_credentials(tmp_path):
+    conf = tmp_path / "conf"
+    (conf / "base").mkdir(parents=True)
+    registry = yaml.safe_load((ROOT / "conf" / "base" / "retailers.yml").read_text())
+    registry["retailers"]["acme_foods"] = {**registry["retailers"]["retailer_2"], "name": "Acme Foods",
+                                           "retailer_id": 5, "simulator": {"style": "retailer_2", "port": 5005,
+                                                                           "database": "acme_foods_db"}}
+    (conf / "base" / "retailers.yml").write_text(yaml.safe_dump(registry, sort_keys=False))
+    rendered = {path.relative_to(ROOT).as_posix(): text
+                for path, text in compose_files.render(ROOT, load_retailers(conf, "local")).items()}
+    services = yaml.safe_load(rendered["docker-compose.yml"])["services"]
+    api = services["acme-foods-api"]
+    assert api["ports"] == ["5005:5005"] and services["acme-foods-db"]["ports"] == ["5437:5432"]
+    assert "--style retailer_2 --code acme_foods --port 5005" in api["command"][0]
+    assert api["environment"]["ACMEFOODS_API_KEY"] == "${ACMEFOODS_API_KEY:?run python docker/generate_env.py}"
+    assert api["environment"]["ACMEFOODS_DATABASE_URL"].endswith("@acme-foods-db:5432/acme_foods_db")
+    assert services["airflow-scheduler"]["depends_on"]["acme-foods-api"] == {"condition": "service_healthy"}
+    assert "--code acme_foods" in services["retailer-seed"]["command"][0]
+    assert "ACMEFOODS_API_KEY=__generate__" in rendered[".env.example"].splitlines()
+    creds = yaml.safe_load(rendered["docker/kedro/credentials.yml"])
+    assert creds["acme_foods_api"] == {"base_url": "http://acme-foods-api:5005",
+                                       "api_key": "${oc.env:ACMEFOODS_API_KEY}"}
 
 
 def test_ports_follow_the_contract(services):
@@ -49,10 +90,10 @@ def test_ports_follow_the_contract(services):
 
 
 def test_images_and_builds(services):
-    for name in ("warehouse", "airflow-db", "retailer-1-db", "retailer-2-db", "retailer-3-db"):
+    for name in ("warehouse", "airflow-db", *(f"{slug}-db" for slug in SLUGS)):
         assert services[name]["image"] == "postgres:14", name
-    for n in (1, 2, 3):
-        build = services[f"retailer-{n}-api"]["build"]
+    for slug in SLUGS:
+        build = services[f"{slug}-api"]["build"]
         assert build["dockerfile"] == "docker/retailer.Dockerfile"
         assert (ROOT / build["context"] / build["dockerfile"]).is_file()
     for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-init",
@@ -74,16 +115,17 @@ def test_startup_order_waits_for_health(services):
     def conditions(name):
         return {dep: spec["condition"] for dep, spec in services[name]["depends_on"].items()}
 
-    for n in (1, 2, 3):
-        assert conditions(f"retailer-{n}-api") == {f"retailer-{n}-db": "service_healthy"}
+    for slug in SLUGS:
+        assert conditions(f"{slug}-api") == {f"{slug}-db": "service_healthy"}
+        assert conditions("retailer-seed")[f"{slug}-api"] == "service_healthy"  # its schema is applied
     assert conditions("warehouse-migrate") == {"warehouse": "service_healthy"}
     assert conditions("minio-init") == {"minio": "service_healthy"}
     scheduler = conditions("airflow-scheduler")
     assert scheduler["airflow-init"] == "service_completed_successfully"
     assert scheduler["warehouse-migrate"] == "service_completed_successfully"
     assert scheduler["minio-init"] == "service_completed_successfully"
-    for n in (1, 2, 3):
-        assert scheduler[f"retailer-{n}-api"] == "service_healthy"
+    for slug in SLUGS:
+        assert scheduler[f"{slug}-api"] == "service_healthy"
     for name in ONE_SHOT:
         assert services[name].get("restart") == "no", name
 
@@ -123,7 +165,8 @@ def test_no_secret_literal_in_the_compose_file(compose, services):
             for match in re.finditer(r"://[^:/@\s]+:([^@\s]+)@", value):
                 assert match.group(1).startswith("${"), f"{name}: literal password in {value!r}"
     text = COMPOSE.read_text()
-    for default_key in ("retailer1_api_key_123", "retailer2_api_key_123", "retailer3_api_key_123"):
+    for default_key in ("retailer1_api_key_123", "retailer2_api_key_123", "retailer3_api_key_123",
+                        "retailer4_secret_123"):
         assert default_key not in text
     assert "minioadmin" not in text
 
@@ -135,7 +178,7 @@ def test_env_example_has_every_variable_and_no_secret():
                    if line and not line.startswith("#"))
     assert used <= set(example), f"missing in .env.example: {sorted(used - set(example))}"
     for key, value in example.items():
-        if re.search(r"PASSWORD|SECRET|FERNET|API_KEY", key):
+        if re.search(r"PASSWORD|SECRET|FERNET|API_KEY|CLIENT_ID", key):
             assert value == "__generate__", key
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
 
@@ -163,6 +206,8 @@ def test_docker_credentials_reference_the_environment_only():
     for value in _values(parsed):
         for match in re.finditer(r"://[^:/@\s]+:([^@\s]+)@", value):
             assert match.group(1).startswith("${oc.env:"), value
-    for n in (1, 2, 3):
-        assert parsed[f"retailer_{n}_api"]["api_key"].startswith("${oc.env:")
+    for code in REGISTRY:
+        secrets = {k: v for k, v in parsed[f"{code}_api"].items() if k != "base_url"}
+        assert secrets and all(v.startswith("${oc.env:") for v in secrets.values()), code
+    assert set(parsed["retailer_4_api"]) == {"base_url", "client_id", "client_secret"}
     assert all(parsed["raw_zone"][k].startswith("${oc.env:") for k in ("key", "secret"))

@@ -20,6 +20,7 @@ ENV = {
     "RETAIL_LOADER_PASSWORD": "loader-from-env", "BI_READER_PASSWORD": "reader-from-env",
     "RETAILER_DB_PASSWORD": "db-from-env", "RETAILER1_API_KEY": "k1-from-env",
     "RETAILER2_API_KEY": "k2-from-env", "RETAILER3_API_KEY": "k3-from-env",
+    "RETAILER4_CLIENT_ID": "c4-from-env", "RETAILER4_CLIENT_SECRET": "s4-from-env",
     "MINIO_ROOT_USER": "testing", "MINIO_ROOT_PASSWORD": "testing",
 }
 
@@ -58,14 +59,17 @@ def test_credentials_come_from_the_environment(docker_conf, s3_server):
         "postgresql+psycopg2://retail_loader:loader-from-env@warehouse:5432/retail_analytics")
     assert creds["warehouse_reader"]["con"].startswith("postgresql+psycopg2://bi_reader:reader-from-env@warehouse:5432/")
     assert creds["retailer_2_api"] == {"base_url": "http://retailer-2-api:5002", "api_key": "k2-from-env"}
+    assert creds["retailer_4_api"] == {"base_url": "http://retailer-4-api:5004", "client_id": "c4-from-env",
+                                       "client_secret": "s4-from-env"}
     assert creds["raw_zone"]["client_kwargs"]["endpoint_url"] == s3_server
 
 
 def test_raw_zone_entries_differ_from_local_only_in_location(docker_conf):
-    from retail_pipeline.settings import ConfigLoader
+    from retail_pipeline.settings import CONFIG_LOADER_ARGS, ConfigLoader
 
     def catalog(env):
-        return ConfigLoader(str(docker_conf), base_env="base", default_run_env=env)["catalog"]
+        args = {**CONFIG_LOADER_ARGS, "default_run_env": env}  # the registry is read with the globals
+        return ConfigLoader(str(docker_conf), **args)["catalog"]
 
     base, docker = catalog("local"), catalog("docker")
     for name in S3_ENTRIES:

@@ -18,13 +18,15 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from tests.fixtures.kedro_project import RETAILERS as REGISTRY
+from tests.fixtures.kedro_project import credentials_for
 from tests.fixtures.retailers import truncate_retailers
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-RETAILERS = {"retailer_1": 1, "retailer_2": 2, "retailer_3": 3}
+RETAILERS = {code: entry["retailer_id"] for code, entry in REGISTRY.items()}  # code -> retailer_id
 
-# Each retailer's own table (retailers/retailer_N/schema.sql): id, timestamp, sku, name, qty,
-# unit price, total. Money is text at retailer 2.
+# Each simulator style's own table (retailers/<style>/schema.sql): id, timestamp, sku, name, qty,
+# unit price, total. Money is text at retailer 2. A retailer's style: its registry `simulator`.
 _SOURCE = {
     "retailer_1": ("sales", "order_id", "order_date", "sku", "product_name", "quantity", "price", "total"),
     "retailer_2": ("transactions", "transaction_number", '"date"', "item_code", "item_name", "qty",
@@ -34,8 +36,27 @@ _SOURCE = {
 }
 
 
+# Styles whose source record is an order with lines (retailers/retailer_4/schema.sql): a line's
+# transaction id is order_ref-line_no; money in cents; placed_at an instant (timestamptz).
+_ORDERS = {"retailer_4": ("orders", "order_lines")}
+
+
+def _source(code: str) -> tuple[str, ...]:
+    style = REGISTRY[code]["simulator"]["style"]
+    if style not in _SOURCE:
+        raise NotImplementedError(f"tests/quality/conftest.py cannot yet make {code}'s source ({style}) "
+                                  "serve given ids: add its table to _SOURCE")
+    return _SOURCE[style]
+
+
+def _composite(code: str) -> bool:
+    """A retailer whose transaction id is made of several source fields (order + line)."""
+    return isinstance(REGISTRY[code]["source"]["fields"]["transaction_id"], list)
+
+
 def fact_id(code: str, day: date, n: int, prefix: str = "ORD") -> str:
-    return f"{prefix}-{day:%Y%m%d}-{RETAILERS[code]}-{n:04d}"
+    """A test transaction id; for an order-and-line retailer, line 1 of an order of that name."""
+    return f"{prefix}-{day:%Y%m%d}-{RETAILERS[code]}-{n:04d}" + ("-1" if _composite(code) else "")
 
 
 class Warehouse:
@@ -46,9 +67,9 @@ class Warehouse:
         self.pg, self.dbname, self.raw_zone, self.sources = pg_server, dbname, raw_zone, sources
         self.url = pg_server.url(dbname)
         self.conn = pg_server.connect(dbname)
-        self.execute("""INSERT INTO dim_retailer (retailer_id, retailer_code, retailer_name)
-                        VALUES (1, 'retailer_1', 'Retailer 1'), (2, 'retailer_2', 'Retailer 2'),
-                               (3, 'retailer_3', 'Retailer 3')""")
+        for code, entry in REGISTRY.items():
+            self.execute("INSERT INTO dim_retailer (retailer_id, retailer_code, retailer_name) VALUES (%s, %s, %s)",
+                         (entry["retailer_id"], code, entry["name"]))
         self._days: set[date] = set()
 
     def execute(self, sql: str, params=None):
@@ -136,7 +157,9 @@ class Warehouse:
 
     def serve(self, code: str, day: date, ids: list[str]) -> None:
         """Make the retailer's source serve exactly `ids` on `day` (good rows, 2 x 5.25)."""
-        table, id_col, ts_col, sku, name, qty, price, total = _SOURCE[code]
+        if REGISTRY[code]["simulator"]["style"] in _ORDERS:
+            return self._serve_orders(code, day, ids)
+        table, id_col, ts_col, sku, name, qty, price, total = _source(code)
         start = datetime(day.year, day.month, day.day)
         self.source(code, f"DELETE FROM {table} WHERE {ts_col} >= %s AND {ts_col} < %s",
                     (start, start + timedelta(days=1)))
@@ -148,8 +171,36 @@ class Warehouse:
         self.source(code, f"INSERT INTO {table} ({id_col}, {ts_col}, {sku}, {name}, {qty}, {price}, {total}) "
                           f"VALUES {values}", [v for row in rows for v in row])
 
+    def _local_day(self, code: str, day: date) -> tuple[str, tuple]:
+        """A WHERE clause on placed_at for `day`, a local day in the retailer's time zone."""
+        start = datetime(day.year, day.month, day.day)
+        return ("(placed_at AT TIME ZONE %s) >= %s AND (placed_at AT TIME ZONE %s) < %s",
+                (REGISTRY[code]["timezone"], start, REGISTRY[code]["timezone"], start + timedelta(days=1)))
+
+    def _serve_orders(self, code: str, day: date, ids: list[str]) -> None:
+        orders, lines = _ORDERS[REGISTRY[code]["simulator"]["style"]]
+        where, params = self._local_day(code, day)
+        self.source(code, f"DELETE FROM {lines} WHERE order_ref IN (SELECT order_ref FROM {orders} WHERE {where})",
+                    params)
+        self.source(code, f"DELETE FROM {orders} WHERE {where}", params)
+        start = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)  # same date in Europe
+        for n, txn in enumerate(ids):
+            order_ref, line_no = txn.rsplit("-", 1)
+            self.source(code, f"INSERT INTO {orders} (order_ref, placed_at, customer_ref, shop_ref) "
+                              "VALUES (%s, %s, 'C-1', 'S-1') ON CONFLICT DO NOTHING",
+                        (order_ref, start + timedelta(seconds=n)))
+            self.source(code, f"INSERT INTO {lines} (order_ref, position, line_no, sku, title, family, units, "
+                              "unit_price_cents, line_total_cents) VALUES (%s, %s, %s, 'SKU-1', 'Widget', 'Tools', "
+                              "2, 525, 1050)", (order_ref, int(line_no), int(line_no)))
+
     def served_ids(self, code: str, day: date) -> list[str]:
-        table, id_col, ts_col, *_ = _SOURCE[code]
+        if REGISTRY[code]["simulator"]["style"] in _ORDERS:
+            orders, lines = _ORDERS[REGISTRY[code]["simulator"]["style"]]
+            where, params = self._local_day(code, day)
+            rows = self.source(code, f"SELECT o.order_ref || '-' || l.line_no FROM {orders} o JOIN {lines} l "
+                                     f"USING (order_ref) WHERE {where} ORDER BY 1", params)
+            return [r[0] for r in rows]
+        table, id_col, ts_col, *_ = _source(code)
         start = datetime(day.year, day.month, day.day)
         rows = self.source(code, f"SELECT {id_col} FROM {table} WHERE {ts_col} >= %s AND {ts_col} < %s "
                                  f"ORDER BY 1", (start, start + timedelta(days=1)))
@@ -252,8 +303,9 @@ def warehouse(pg_server, warehouse_template, kedro_project, retailer_apis):
     truncate_retailers(sources)
     kedro_project.write_yaml("local/credentials.yml", {
         "warehouse": {"con": pg_server.url(dbname)},
-        **{f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]}
-           for code, api in retailer_apis.items()},
+        **{f"{code}_api": credentials_for(REGISTRY[code], api["base_url"], api.get("api_key") or api.get("client_secret"),
+                                          api.get("client_id"))
+           for code, api in retailer_apis.items() if code in REGISTRY},
     })
     wh = Warehouse(pg_server, dbname, raw_zone, sources)
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from retail_pipeline.localstack.postgres import free_port
+from retail_pipeline.devstack.postgres import free_port
 from tests.quality.test_quality_pipeline import RUN_DATE, run_quality
 
 REPORTS = ("dq_report_2024-01-15.html", "dq_report_latest.html")

@@ -13,9 +13,10 @@ import yaml
 from retail_pipeline.pipelines.quality import nodes
 from retail_pipeline.quality import failure
 from tests.fixtures.kedro_project import PROJECT_ROOT
+from tests.fixtures.kedro_project import RETAILERS as REGISTRY
 
 PARAMS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_quality.yml").read_text())["quality"]
-SOURCES = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_ingestion.yml").read_text())
+RETAILER_1 = {**REGISTRY["retailer_1"], "code": "retailer_1"}  # as params:retailers.retailer_1
 RUN_DATE = "2024-01-15"
 
 
@@ -46,7 +47,7 @@ def test_source_ids_are_trimmed_and_dated_as_ingestion_files_them():
         "quantity": 1, "price": 1.0, "total": 1.0, "discount_percentage": 0.0,
         "source_page": 1, "source_record": "{}",
     })
-    out = nodes.source_ids(served, SOURCES["retailer_1"]["source"], RUN_DATE, 3)
+    out = nodes.source_ids(served, RETAILER_1, RUN_DATE, 3)
     # outside the window or without a date: filed on the run date (in quarantine), as ingestion does
     assert list(zip(out["sale_date"], out["transaction_id"])) == [
         ("2024-01-14", "ORD-1"), ("2024-01-15", "ORD-2"), ("2024-01-15", "ORD-3"), ("2024-01-15", "ORD-4"),

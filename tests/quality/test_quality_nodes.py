@@ -58,3 +58,38 @@ def test_report_is_self_contained_html_with_chart_and_failures():
     html, latest, summary = nodes.render_report(results, volume, PARAMS)
     assert html == latest and "data:image/png;base64," in html
     assert "T&lt;9&gt;" in html and "business_rule_total_amount" in html and "<script" not in html
+
+
+REGISTRY = yaml.safe_load((PROJECT_ROOT / "conf/base/retailers.yml").read_text())["retailers"]
+
+
+def test_source_reread_reads_the_registry_entry_ids_and_local_days():
+    """Retailer 4 re-read as ingestion files it: order + line ids, Paris dates, the run date for
+    a row dated outside the window or not dated at all."""
+    served = pd.DataFrame({
+        "order_ref": ["WEB-1", "WEB-1", "WEB-2", "WEB-3", "WEB-4"],
+        "line_no": [1, 2, 1, 1, 1],
+        "placed_at": ["2024-01-14T00:30:00+01:00", "2024-01-14T00:30:00+01:00", "2024-01-15T23:30:00+01:00",
+                      "garbage", "2024-01-16T00:30:00+01:00"],
+        "customer_ref": "C", "shop_ref": "S", "sku": "SKU", "title": "W", "family": "F", "units": 1,
+        "unit_price_cents": 100, "line_total_cents": 100, "source_page": 1, "source_record": "{}",
+    })
+    served.attrs["extraction"] = {"retailer_code": "retailer_4"}
+    out = nodes.source_ids(served, REGISTRY["retailer_4"], "2024-01-15", 3)
+    assert list(zip(out["sale_date"], out["transaction_id"])) == [
+        ("2024-01-14", "WEB-1-1"), ("2024-01-14", "WEB-1-2"), ("2024-01-15", "WEB-2-1"),
+        ("2024-01-15", "WEB-3-1"), ("2024-01-15", "WEB-4-1")]
+
+
+def test_quality_nodes_name_no_retailer():
+    """The checks list the retailers of the run (manifests, warehouse rows), never a fixed set."""
+    import inspect
+    import re
+
+    from retail_pipeline.pipelines.quality import (id_checks, load_checks, reconciliation, reporting, results,
+                                                   warehouse_checks)
+
+    for module in (id_checks, load_checks, nodes, reconciliation, reporting, results, warehouse_checks):
+        assert not re.search(r"retailer_\d", inspect.getsource(module)), module.__name__
+    out = nodes.check_quarantine_rate(pd.DataFrame(), {"acme_foods": manifest(10, 0)}, PARAMS)
+    assert out["retailer_code"].tolist() == ["acme_foods"]

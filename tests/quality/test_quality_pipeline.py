@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from tests.quality.conftest import RETAILERS
+
 RUN_DATE = date(2024, 1, 15)   # a Monday; window 2024-01-12 .. 2024-01-15
 
 
@@ -40,7 +42,7 @@ def test_clean_warehouse_passes_every_check_and_writes_results_and_report(wareho
             "facts_disappeared", "facts_moved", "facts_quarantined", "load_volume_drop",
             "reconciliation_source", "reconciliation_warehouse", "reconciliation_source_ids",
             "reconciliation_warehouse_ids", "quarantine_rate"} == checks
-    assert {r["retailer_code"] for r in results} >= {"retailer_1", "retailer_2", "retailer_3"}
+    assert {r["retailer_code"] for r in results} >= set(RETAILERS)
     assert by_check(results, "volume_rows", "retailer_2")["observed"] == 5
     assert by_check(results, "volume_anomaly", "retailer_1")["observed"] == 0  # same volume as prior Mondays
     # the source was read again and its ids compared with the files, day by day, with checksums
@@ -57,7 +59,7 @@ def test_clean_warehouse_passes_every_check_and_writes_results_and_report(wareho
 
 
 def test_missing_retailer_is_critical_even_when_the_others_loaded(warehouse, kedro_project):
-    warehouse.load_clean(RUN_DATE, retailers=("retailer_1", "retailer_3"))
+    warehouse.load_clean(RUN_DATE, retailers=[code for code in RETAILERS if code != "retailer_2"])
     # retailer_2 loaded the earlier window days, but nothing for the run date (API sent nothing)
     days = {}
     for n in (3, 2, 1):
@@ -156,7 +158,7 @@ def test_duplicate_fact_and_null_in_required_dimension_column(warehouse, kedro_p
 
 
 def test_stale_retailer_is_a_warning_and_a_backfill_of_an_old_date_is_fresh(warehouse, kedro_project):
-    warehouse.load_clean(RUN_DATE, retailers=("retailer_1", "retailer_2"))
+    warehouse.load_clean(RUN_DATE, retailers=[code for code in RETAILERS if code != "retailer_3"])
     warehouse.load_clean(RUN_DATE, retailers=("retailer_3",), loaded_hours_ago=24 * 5)
     run_quality(kedro_project, run_id="dq-stale")  # a warning does not fail the run
     results = warehouse.results("dq-stale")

@@ -11,7 +11,7 @@ import yaml
 from kedro.io.core import DatasetError
 
 from retail_pipeline.datasets.warehouse_query import WarehouseQueryDataset
-from retail_pipeline.localstack.postgres import free_port
+from retail_pipeline.devstack.postgres import free_port
 from retail_pipeline.schemas.rules import SALE_RULES
 from tests.fixtures.kedro_project import PROJECT_ROOT
 

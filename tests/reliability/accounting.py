@@ -35,14 +35,21 @@ def _zone_lines(root: Path, zone: str, code: str, day: dt.date) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def source_ids(dsn: str, code: str, start: dt.date, end: dt.date) -> Counter:
-    """Trimmed transaction ids the source serves for [start, end] (dates of its timestamps)."""
-    spec = RETAILERS[code]
+def source_ids(dsn: str, code: str, start: dt.date, end: dt.date, style: str | None = None) -> Counter:
+    """Trimmed transaction ids the source serves for [start, end] (local days of its timestamps);
+    `style`: the simulator style serving `code` (its registry `simulator.style`), default `code`.
+    A style of orders with lines (retailer_4) serves one record per line, id order_ref-line_no
+    (its registry mapping), and its days are local days in its time zone."""
+    spec = RETAILERS[style or code]
+    ts = f"{spec.ts_column}" if spec.timezone == "UTC" else f"({spec.ts_column} AT TIME ZONE '{spec.timezone}')"
+    if spec.extra_tables:  # orders with lines (retailers/retailer_4/schema.sql): one record per line
+        ident = f"btrim(o.{spec.id_column}) || '-' || l.line_no"
+        rows = f"{spec.table} o JOIN {spec.extra_tables[0]} l USING ({spec.id_column})"
+    else:
+        ident, rows = f"btrim({spec.id_column})", spec.table
     with closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
-        cur.execute(
-            f"SELECT btrim({spec.id_column}) FROM {spec.table} "
-            f"WHERE {spec.ts_column} >= %s AND {spec.ts_column} < %s",
-            (start, end + dt.timedelta(days=1)))
+        cur.execute(f"SELECT {ident} FROM {rows} WHERE {ts} >= %s AND {ts} < %s",
+                    (start, end + dt.timedelta(days=1)))
         return Counter(row[0] for row in cur.fetchall())
 
 
@@ -76,14 +83,16 @@ def duplicate_lines(warehouse_dsn: str) -> list[tuple]:
 
 
 def assert_accounted(*, raw_root: Path | str, warehouse_dsn: str, source_dsns: dict[str, str],
-                     start: dt.date | str, end: dt.date | str, retailers=None) -> dict:
-    """Assert the accounting for each retailer over [start, end]; returns the counts per retailer."""
+                     start: dt.date | str, end: dt.date | str, retailers=None,
+                     styles: dict[str, str] | None = None) -> dict:
+    """Assert the accounting for each retailer over [start, end]; returns the counts per retailer.
+    `styles`: {code: simulator style} for retailers whose code is not a style name."""
     start, end = dt.date.fromisoformat(str(start)), dt.date.fromisoformat(str(end))
     root = Path(raw_root)
     problems: list[str] = []
     summary: dict[str, dict] = {}
     for code in retailers or sorted(source_dsns):
-        served = source_ids(source_dsns[code], code, start, end)
+        served = source_ids(source_dsns[code], code, start, end, (styles or {}).get(code))
         raw, held = Counter(), Counter()
         wh = warehouse_days(warehouse_dsn, code, start, end)
         for day in _days(start, end):

@@ -21,9 +21,9 @@ import pytest
 
 from retail_pipeline.datasets.postgres_star import PostgresStarSchemaDataset
 from retail_pipeline.pipelines.transformation.nodes import build_star_schema, stage_sales
-from retail_pipeline.settings import RETAILERS
 from tests.fixtures.kedro_project import PROJECT_ROOT
 from tests.reliability.accounting import assert_accounted
+from tests.fixtures.retailers import api_credentials
 
 RUN_DATE = date(2024, 5, 20)
 LOOKBACK = 1
@@ -41,7 +41,7 @@ def window_load(kedro_project, retailer_apis, retailer_databases, seed_retailers
 
     seed_retailers(START, RUN_DATE, rows_per_day=150, bad_fraction=0.05, seed=91)
     kedro_project.write_yaml("local/credentials.yml", {
-        f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]}
+        f"{code}_api": api_credentials(api)
         for code, api in retailer_apis.items()})
     params = {"run_date": RUN_DATE.isoformat(), "lookback_days": LOOKBACK}
     kedro_project.run("ingestion", **params)
@@ -50,10 +50,12 @@ def window_load(kedro_project, retailer_apis, retailer_databases, seed_retailers
     with KedroSession.create(project_path=PROJECT_ROOT, env="local", conf_source=str(kedro_project.conf),
                              runtime_params=params) as session:
         catalog = session.load_context().catalog
-        raw = [catalog.load(f"{code}.raw_sales") for code in RETAILERS]
+        raw = [catalog.load(f"{code}.raw_sales") for code in retailer_apis]
+        retailers = catalog.load("params:retailers")
         warehouse = catalog.load("params:warehouse")
-    staged, quarantine = stage_sales(warehouse, RUN_DATE.isoformat(), LOOKBACK, "crash-load", *raw)
-    load = build_star_schema(staged, quarantine, warehouse, RUN_DATE.isoformat(), LOOKBACK, "crash-load")
+    staged, quarantine = stage_sales(retailers, RUN_DATE.isoformat(), LOOKBACK, "crash-load", *raw)
+    load = build_star_schema(staged, quarantine, retailers, warehouse, RUN_DATE.isoformat(), LOOKBACK,
+                             "crash-load")
     assert len(load["facts"]) > 500
     assert list((kedro_project.data / "01_raw" / "quarantine").rglob("*.json"))  # bad rows held at ingestion
     return kedro_project.data / "01_raw", load

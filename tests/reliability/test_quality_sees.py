@@ -20,6 +20,7 @@ import requests
 
 from retailers.common.registry import RETAILERS
 from tests.reliability.accounting import assert_accounted
+from tests.fixtures.retailers import api_credentials
 
 RUN_DATE, START = "2024-03-06", "2024-03-05"      # lookback 1: the window is 03-05..03-06
 ROWS_PER_DAY = 12
@@ -68,7 +69,7 @@ class Scenario:
 def _wire(project, warehouse, retailer_apis) -> None:
     project.write_yaml("local/credentials.yml", {
         "warehouse": {"con": warehouse.url},
-        **{f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]}
+        **{f"{code}_api": api_credentials(api)
            for code, api in retailer_apis.items()},
     })
 

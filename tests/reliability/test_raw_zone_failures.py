@@ -316,3 +316,85 @@ def test_disk_full_keeps_the_old_window_and_says_so_on_the_last_line(product, sm
 
     filler.unlink()
     finish_and_account(product, retailer_apis, warehouse)
+
+
+# -- a frozen S3 endpoint ------------------------------------------------------------------------
+@pytest.fixture
+def own_moto():
+    """moto's S3 server as a child process of its own (so it can be frozen with SIGSTOP without
+    freezing the tests), on a free loopback port; stopped by pid."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert child.poll() is None, "moto_server exited"
+            try:
+                requests.get(url, timeout=1)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "moto_server did not start within 30 s"
+                time.sleep(0.1)
+        yield child, url
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def test_a_frozen_s3_endpoint_fails_the_write_in_bounded_time_naming_the_dataset(own_moto):
+    import threading
+
+    import boto3
+    import pandas as pd
+
+    from retail_pipeline.datasets.raw_zone import RawZoneDataset
+
+    child, url = own_moto
+    boto3.client("s3", endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing",
+                 region_name="us-east-1").create_bucket(Bucket=BUCKET)
+    creds = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": url}}
+
+    def zone(which: str = "raw") -> RawZoneDataset:
+        return RawZoneDataset(root=f"s3://{BUCKET}/frozen", zone=which, retailer="retailer_2", window_start=START,
+                              window_end=RUN_DATE, credentials=creds,
+                              timeouts={"connect_seconds": 1, "read_seconds": 1, "attempts": 2})
+
+    def rows(n: int, prefix: str) -> pd.DataFrame:
+        return pd.DataFrame({"transaction_id": [f"{prefix}-{i}" for i in range(n)], "sale_date": [RUN_DATE] * n,
+                             "quantity": [1] * n})
+
+    zone().save(rows(3, "OLD"))
+    outcome: dict = {}
+
+    def write() -> None:
+        try:
+            zone().save(rows(5, "NEW"))
+        except Exception as exc:  # noqa: BLE001 - inspected below
+            outcome["error"] = exc
+
+    os.kill(child.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        writer.join(timeout=60)
+        elapsed = time.monotonic() - started
+        assert not writer.is_alive(), "the write hung on the frozen endpoint"
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
+    error = outcome.get("error")
+    assert error is not None and elapsed < 30, (elapsed, error)
+    text = str(error)
+    assert text.startswith("retailer_2: ") and f"s3://{BUCKET}/frozen" in text, text
+    assert "did not answer within 1 s (2 attempts; RawZoneDataset timeouts)" in text, text
+    # accounting: the zone still holds the old window, whole, and takes the new one once the endpoint is back
+    assert zone().load()["transaction_id"].tolist() == ["OLD-0", "OLD-1", "OLD-2"]
+    zone().save(rows(5, "NEW"))
+    assert zone().load()["transaction_id"].tolist() == [f"NEW-{i}" for i in range(5)]

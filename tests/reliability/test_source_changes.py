@@ -38,24 +38,43 @@ ROWS_PER_DAY = 80          # 320 rows in the window ...
 PAGE = 40                  # ... over 8 pages
 LATENCY_MS = 250           # each data request is held this long before it reads the database
 NO_HELP = {"version_header": None}
-# A text column each retailer serves that is not part of the ordering key (in-place updates).
+# A text column each retailer serves that is not part of the ordering key (in-place updates);
+# the three flat-record styles (page number, offset, cursor).
 NOTE = {"retailer_1": "payment_method", "retailer_2": "promotion_code", "retailer_3": "supplier_id"}
+CODES = list(NOTE)
+CREDENTIAL_KEYS = ("base_url", "api_key", "client_id", "client_secret")
 
 
-def catalog_entry(code: str) -> dict:
-    """`retailer_N.api_sales` as conf/base/catalog_ingestion.yml declares it (anchors merged)."""
-    entry = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog_ingestion.yml").read_text())[f"{code}.api_sales"]
-    for key in ("type", "validator", "metadata"):
-        entry.pop(key, None)
-    return entry
+SHARED = ("timeout", "retry", "deadline", "concurrency", "consistency")
+
+
+def registry() -> dict:
+    """The retailer registry, conf/base/retailers.yml."""
+    return yaml.safe_load((PROJECT_ROOT / "conf/base/retailers.yml").read_text())["retailers"]
+
+
+def shared_settings() -> dict:
+    """How hard the API datasets try (timeouts, retries, consistency...), as the ingestion
+    catalog declares them for every retailer."""
+    catalog = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog_ingestion.yml").read_text())
+    entry = catalog.get("{retailer}.api_sales") or catalog["_retailer_api"]
+    return {key: entry[key] for key in SHARED if key in entry}
+
+
+def small_pages(retailers: dict, page_size: int = PAGE) -> dict:
+    """The registry with the test's page size for every retailer."""
+    out = json.loads(json.dumps(retailers))
+    for entry in out.values():
+        if entry["api"]["paging"].get("page_size", 1) is not None:  # next_link: the server's size
+            entry["api"]["paging"]["page_size"] = page_size
+    return out
 
 
 def api_dataset(code: str, apis: dict, consistency: dict | None = None) -> RetailerApiDataset:
     """The catalog's dataset for `code`, on the test API, the test window and small pages."""
-    entry = catalog_entry(code)
-    entry.update(window_start=START, window_end=END,
-                 credentials={"base_url": apis[code]["base_url"], "api_key": apis[code]["api_key"]})
-    entry["paging"] = {**entry["paging"], "page_size": PAGE}
+    entry = shared_settings()
+    entry.update(retailer=code, retailers=small_pages(registry()), window_start=START, window_end=END,
+                 credentials={key: apis[code][key] for key in CREDENTIAL_KEYS if key in apis[code]})
     entry["retry"] = {**entry.get("retry", {}), "backoff_seconds": 0.05}
     if consistency is not None or "consistency" in entry:
         entry["consistency"] = {**(entry.get("consistency") or {}), "pause_seconds": 0.05, **(consistency or {})}
@@ -249,7 +268,7 @@ def test_offset_paging_three_rows_of_page_one_moved_to_the_end(retailer_apis, se
     assert stats["consistency"] == "data_version" and stats["attempts"] == 2, stats
 
 
-@pytest.mark.parametrize("code", list(RETAILERS))
+@pytest.mark.parametrize("code", CODES)
 def test_without_the_version_header_every_unchanged_row_still_comes(code, retailer_apis, seed_retailers,
                                                                     retailer_faults):
     """(d) a retailer configured without the data-version header (no help from the API):
@@ -262,7 +281,7 @@ def test_without_the_version_header_every_unchanged_row_still_comes(code, retail
     assert stats["consistency"] == "verified_reread" and stats["attempts"] == 3, stats
 
 
-@pytest.mark.parametrize("code", list(RETAILERS))
+@pytest.mark.parametrize("code", CODES)
 def test_a_quiet_source_is_accepted_at_once_with_the_version_and_after_one_reread_without(
         code, retailer_apis, seed_retailers):
     seed_retailers(START, END, rows_per_day=ROWS_PER_DAY, retailers=[code])
@@ -332,13 +351,15 @@ def test_whole_run_accounts_for_every_row_when_the_source_changes_mid_extraction
     seed_retailers(START, END, rows_per_day=ROWS_PER_DAY)
     kedro_project.write_yaml("local/credentials.yml", {
         "warehouse": {"con": warehouse.url},
-        **{f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]}
+        **{f"{code}_api": {key: api[key] for key in CREDENTIAL_KEYS if key in api}
            for code, api in retailer_apis.items()},
     })
     entries = {}
     for code in RETAILERS:
-        entry = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog_ingestion.yml").read_text())[f"{code}.api_sales"]
-        entry["paging"]["page_size"] = PAGE
+        entry = {**shared_settings(), "type": "retail_pipeline.datasets.retailer_api.RetailerApiDataset",
+                 "retailer": code, "retailers": small_pages(registry()), "credentials": f"{code}_api",
+                 "window_start": '${window_start:${runtime_params:run_date,""},${runtime_params:lookback_days,3}}',
+                 "window_end": '${run_date:${runtime_params:run_date,""}}'}
         entry["consistency"] = {**(entry.get("consistency") or {}), "pause_seconds": 0.05}
         entries[f"{code}.api_sales"] = entry
     kedro_project.write_yaml("local/catalog_test_api.yml", entries)

@@ -23,6 +23,7 @@ from tests.fixtures.kedro_project import PROJECT_ROOT
 from tests.reliability.accounting import assert_accounted, duplicate_lines
 from tests.transformation.conftest import sale, wh_project  # noqa: F401  (fixture)
 from tests.transformation.exactly_once_checks import assert_keys_agree, assert_saved, changes, marts_agree
+from tests.fixtures.retailers import api_credentials
 
 DAY = "2024-01-15"
 ROWS_PER_DAY = 12
@@ -69,7 +70,7 @@ def stack(kedro_project, warehouse, retailer_apis, retailer_databases, seed_reta
     seed_retailers("2024-03-01", "2024-03-06", rows_per_day=ROWS_PER_DAY, seed=9)
     kedro_project.write_yaml("local/credentials.yml", {
         "warehouse": {"con": warehouse.url},
-        **{f"{code}_api": {"base_url": api["base_url"], "api_key": api["api_key"]}
+        **{f"{code}_api": api_credentials(api)
            for code, api in retailer_apis.items()},
     })
     kedro_project.warehouse = warehouse

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import requests
 
+from retail_pipeline.devstack.ports import free_port  # noqa: F401  (re-exported for the tests here)
+from retailers.common.registry import API_KEY, RETAILERS
+
+# The styles with an API key and one row per record (retailer 4 has its own helpers below).
+KEY_CODES = [code for code, s in RETAILERS.items() if s.auth == API_KEY]
+
 ENDPOINT = {"retailer_1": "/sales", "retailer_2": "/transactions", "retailer_3": "/sales/query"}
 RECORDS = {"retailer_1": "data", "retailer_2": "transactions", "retailer_3": "results"}
 ID = {"retailer_1": "order_id", "retailer_2": "transaction_number", "retailer_3": "sale_id"}
@@ -57,3 +63,37 @@ def walk(code: str, api: dict, start: str, end: str, size: int) -> tuple[list[di
                 return records, calls
             state["cursor"] = body["next_cursor"]
         assert calls < 10_000, "paging does not terminate"
+
+
+# -- retailer 4: OAuth2 client credentials, Link paging ---------------------------------------
+
+def token(api: dict, client_id: str | None = None, client_secret: str | None = None) -> str:
+    """A fresh access token (HTTP Basic client authentication)."""
+    response = requests.post(api["base_url"] + "/oauth/token", data={"grant_type": "client_credentials"},
+                             auth=(client_id or api["client_id"], client_secret or api["client_secret"]), timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def orders(api: dict, since: str, until: str, access_token: str | None, url: str | None = None,
+           **extra) -> requests.Response:
+    headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
+    if url:
+        return requests.get(url, headers=headers, timeout=30)
+    return requests.get(api["base_url"] + "/v2/orders", params={"since": since, "until": until, **extra},
+                        headers=headers, timeout=30)
+
+
+def walk_orders(api: dict, since: str, until: str, max_pages: int = 1000) -> tuple[list[dict], list[requests.Response]]:
+    """Every order of the window, following Link rel="next"; (orders, responses)."""
+    access_token = token(api)
+    found, responses, url = [], [], None
+    for _ in range(max_pages):
+        response = orders(api, since, until, access_token, url)
+        assert response.status_code == 200, response.text
+        responses.append(response)
+        found.extend(response.json()["orders"])
+        url = response.links.get("next", {}).get("url")
+        if url is None:
+            return found, responses
+    raise AssertionError(f"paging did not end within {max_pages} pages")

@@ -10,9 +10,8 @@ import sys
 import psutil
 import pytest
 
-from retail_pipeline.localstack.postgres import free_port
 from retailers.launch import PROJECT_ROOT, start_api, stop_pid
-from tests.retailers.client import request
+from tests.retailers.client import free_port, request
 
 
 def test_port_taken_is_a_clear_error(retailer_databases, tmp_path):
@@ -51,6 +50,7 @@ def test_detached_api_with_env_faults_is_stopped_by_pid(retailer_databases, tmp_
         api.stop()
 
 
+@pytest.mark.stack  # starts a simulator process of its own
 def test_unreachable_database_fails_start_with_a_hint_and_health_is_503(tmp_path):
     dead = f"postgresql://nobody:pw@127.0.0.1:{free_port()}/nothing"
     with pytest.raises(RuntimeError, match="503"):

@@ -10,7 +10,8 @@ from retail_pipeline.pipelines.transformation.nodes import build_star_schema, st
 from retail_pipeline.schemas.warehouse import StarSchemaValidator
 from tests.transformation.conftest import sale
 
-WAREHOUSE = {"retailers": {f"retailer_{n}": {"retailer_id": n, "retailer_name": f"R{n}"} for n in (1, 2, 3)}}
+RETAILERS = {f"retailer_{n}": {"retailer_id": n, "name": f"R{n}", "timezone": "UTC"} for n in (1, 2, 3)}
+WAREHOUSE = {"max_fact_loss_share": 0.5}
 
 
 def test_surrogate_keys_are_deterministic_scoped_and_positive():
@@ -30,21 +31,21 @@ def test_nodes_split_loadable_and_quarantined_rows():
         sale("retailer_1", "C", "SKU", "2024-01-10"),  # outside the window
         sale("retailer_1", "D", "SKU", "2024-01-15", transaction_ts="not a time"),
     ])
-    staged, quarantine = stage_sales(WAREHOUSE, "2024-01-15", 1, "r", raw, pd.DataFrame(), pd.DataFrame())
+    staged, quarantine = stage_sales(RETAILERS, "2024-01-15", 1, "r", raw, pd.DataFrame(), pd.DataFrame())
     assert staged["transaction_id"].tolist() == ["A"]
     reasons = dict(zip(quarantine["transaction_id"], quarantine["reason"]))
     assert set(reasons) == {"B", "C", "D"}
     assert "quantity" in reasons["B"] and "outside the run window" in reasons["C"]
     assert "transaction_ts" in reasons["D"]
-    load = build_star_schema(staged, quarantine, WAREHOUSE, "2024-01-15", 1, "r")
+    load = build_star_schema(staged, quarantine, RETAILERS, WAREHOUSE, "2024-01-15", 1, "r")
     StarSchemaValidator().validate(load)
     assert load["audit"]["rows_loaded"].sum() + load["audit"]["rows_quarantined"].sum() == 4
 
 
 def test_validator_refuses_a_broken_fact_frame():
     raw = pd.DataFrame([sale("retailer_1", "A", "SKU", "2024-01-15")])
-    staged, quarantine = stage_sales(WAREHOUSE, "2024-01-15", 0, "r", raw)
-    load = build_star_schema(staged, quarantine, WAREHOUSE, "2024-01-15", 0, "r")
+    staged, quarantine = stage_sales(RETAILERS, "2024-01-15", 0, "r", raw)
+    load = build_star_schema(staged, quarantine, RETAILERS, WAREHOUSE, "2024-01-15", 0, "r")
     load["facts"]["quantity"] = -1
     with pytest.raises(Exception, match="quantity"):
         StarSchemaValidator().validate(load)

@@ -22,12 +22,16 @@ one, and removes the `.sales_data.json.*.tmp` files older versions left in parti
 
 JSON Lines are written by DuckDB from an Arrow view of the frame (text columns shared, not
 copied; nulls as `null`), read back with pyarrow's JSON reader.
+
+On S3, every call has a connect and a read timeout and a bounded number of attempts (botocore's
+`standard` retry mode; s3fs's own retry loop is turned off so the two do not multiply), set by
+`timeouts` ({connect_seconds, read_seconds, attempts}); `fs_args.config_kwargs` still overrides
+any botocore option. A frozen endpoint then fails the save or load within about attempts x
+read_seconds, naming the retailer, the zone and the endpoint, instead of hanging the run.
 """
 
 from __future__ import annotations
 
-import errno
-import io
 import json
 import logging
 import os
@@ -38,54 +42,23 @@ import duckdb
 import fsspec
 import pandas as pd
 import pyarrow as pa
-import pyarrow.json as pa_json
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
 from retail_pipeline.datasets.zone_commit import Staging, ZoneCommitter
+from retail_pipeline.datasets.zone_files import (
+    SCHEMAS,
+    disk_full,
+    read_jsonl,
+    s3_options,
+    to_arrow,
+    write_jsonl,
+)
 from retail_pipeline.run_window import parse_run_date, window_dates
-from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS
 
 log = logging.getLogger(__name__)
 
-_CANONICAL_ARROW = pa.schema(
-    [
-        (name, pa.int64() if name in ("quantity", "source_page")
-         else pa.float64() if name in ("unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost")
-         else pa.string())
-        for name in CANONICAL_COLUMNS
-    ]
-)
-_QUARANTINE_ARROW = pa.schema(
-    [*(_CANONICAL_ARROW.field(i) for i in range(len(_CANONICAL_ARROW))), ("reasons", pa.list_(pa.string()))]
-)
-_SCHEMAS = {"raw": _CANONICAL_ARROW, "quarantine": _QUARANTINE_ARROW}
 ZONES = ("raw", "quarantine", "manifest")
 UNIT_KEYS = ("raw", "quarantine", "manifest")
-
-
-def _to_arrow(data: pd.DataFrame) -> pa.Table:
-    """The frame as an Arrow table, column by column (text columns zero-copy; NaN as null)."""
-    arrays, names = [], []
-    for name in data.columns:
-        column = data[name]
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            column = column.astype("str")
-        arrays.append(pa.array(column, from_pandas=True))  # Arrow-backed columns: no copy
-        names.append(str(name))
-    return pa.Table.from_arrays(arrays, names=names)
-
-
-def _jsonl(con: duckdb.DuckDBPyConnection, part: pa.Table, target: str) -> None:
-    con.register("part", part)
-    try:
-        escaped = target.replace("'", "''")
-        con.execute(f"COPY (SELECT * FROM part) TO '{escaped}' (FORMAT JSON)")
-    finally:
-        con.unregister("part")
-
-
-def _disk_full(exc: BaseException) -> bool:
-    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "no space left on device" in str(exc).lower()
 
 
 class RawZoneDataset(AbstractDataset[Any, Any]):
@@ -116,6 +89,7 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
         credentials: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
         duckdb_threads: int = 1,
+        timeouts: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         if not root:
@@ -130,7 +104,10 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
         self._filename = filename
         self._date_column = date_column
         self._storage_options = {**(credentials or {}), **(fs_args or {})}
+        self._storage_options, self._timeouts = s3_options(self._protocol, self._storage_options, timeouts)
         self._fs = fsspec.filesystem(self._protocol, **self._storage_options)
+        if "config_kwargs" in self._storage_options:
+            self._fs.retries = 1  # s3fs's loop around botocore's: one pass, botocore retries
         self._local = self._protocol == "file"
         self._committer = ZoneCommitter(self._fs, self._root, retailer, self._local)
         # One thread: DuckDB's ordered parallel COPY buffers the output (1M records took 1.5 GB
@@ -189,7 +166,10 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
                 f"{self._retailer} {self._zone}: save {{'raw': frame, 'quarantine': frame, 'manifest': dict}} "
                 f"(the ingestion node's output) to {self._retailer}.raw_sales; the manifest is written "
                 f"with the window's files, never alone")
-        self._recover()
+        try:
+            self._recover()
+        except Exception as exc:
+            raise self._access_error(exc, "preparing the write") from exc
         if isinstance(data, Mapping):
             missing = [key for key in UNIT_KEYS if key not in data]
             if missing:
@@ -246,7 +226,7 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
     def _stage_zone(self, staging: Staging, zone: str, data: pd.DataFrame, positions: dict) -> None:
         # DuckDB writes from an Arrow table: the frame's Arrow-backed text columns are shared,
         # not converted to Python objects, so writing costs little memory beyond the frame.
-        table = _to_arrow(data) if len(data) else None
+        table = to_arrow(data) if len(data) else None
         con = duckdb.connect(config={"threads": self._threads})
         try:
             for day in self._days:
@@ -256,7 +236,7 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
                     staging.remove(relative)
                     continue
                 part = table.take(pa.array(rows)) if len(rows) != len(data) else table
-                staging.stage(relative, lambda path, part=part: _jsonl(con, part, path))
+                staging.stage(relative, lambda path, part=part: write_jsonl(con, part, path))
                 del part
         finally:
             con.close()
@@ -273,7 +253,7 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
                 f"retailer's raw zone, completes it from {self._display(self._committer.staging_root)}; "
                 f"fix the cause above and rerun.")
         kept = "the raw zone still holds the previous files and manifest of this window, unchanged"
-        if _disk_full(exc):
+        if disk_full(exc):
             return DatasetError(
                 f"{self._retailer}: could not write the window {self._days[0]}..{self._days[-1]} to the raw zone.\n"
                 f"{self._retailer}: no space left on device while writing {where}; {kept}. Free space on "
@@ -281,10 +261,33 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
         return DatasetError(
             f"{self._retailer}: could not write the window {self._days[0]}..{self._days[-1]} to the raw zone.\n"
             f"{self._retailer}: {type(exc).__name__} while writing {where}: {str(exc).strip() or repr(exc)}; "
-            f"{kept}. Fix the cause and rerun.")
+            f"{kept}. {self._timeout_hint(exc) or 'Fix the cause and rerun.'}")
+
+    def _timeout_hint(self, exc: BaseException) -> str:
+        """What to do when the store did not answer in time ('' for other failures)."""
+        text = f"{type(exc).__name__} {exc}".lower()
+        if "timeout" not in text and "timed out" not in text:
+            return ""
+        return (f"The storage endpoint did not answer within {float(self._timeouts['read_seconds']):g} s "
+                f"({int(self._timeouts['attempts'])} attempts; RawZoneDataset timeouts): check that it is up, "
+                f"then rerun.")
+
+    def _access_error(self, exc: Exception, doing: str) -> DatasetError:
+        if isinstance(exc, DatasetError):
+            return exc
+        return DatasetError(
+            f"{self._retailer}: the raw zone ({self._zone}) at {self._display(self._root)} failed while {doing}: "
+            f"{type(exc).__name__}: {str(exc).strip()[:300] or repr(exc)}. "
+            f"{self._timeout_hint(exc) or 'Fix the cause and rerun.'}")
 
     # -- load ----------------------------------------------------------------------------------
     def load(self) -> Any:
+        try:
+            return self._load()
+        except Exception as exc:
+            raise self._access_error(exc, "reading") from exc
+
+    def _load(self) -> Any:
         self._recover()
         if self._zone == "manifest":
             path = self.manifest_path
@@ -293,8 +296,7 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
                     f"{self._retailer}: no ingestion manifest for run date {self._days[-1]} at "
                     f"{self._display(path)}; run the ingestion pipeline for that date first.")
             return json.loads(self._fs.cat_file(path))
-        schema = _SCHEMAS[self._zone]
-        options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+        schema = SCHEMAS[self._zone]
         tables = []
         for day in self._days:
             path = self.day_path(day)
@@ -303,8 +305,7 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
             content = self._fs.cat_file(path)
             if not content.strip():
                 continue
-            tables.append(pa_json.read_json(io.BytesIO(content), parse_options=options,
-                                            read_options=pa_json.ReadOptions(block_size=16 << 20)))
+            tables.append(read_jsonl(content, schema))
         if not tables:
             return schema.empty_table().to_pandas()
         table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]

@@ -1,4 +1,4 @@
-"""WarehouseQueryDataset: run one SQL file against the warehouse, return a DataFrame.
+"""WarehouseQueryDataset: kedro-datasets' SQLQueryDataset for the quality SQL, plus the sale rules.
 
 The SQL lives in a file (``sql/quality/*.sql``) and names its inputs as SQLAlchemy bind
 parameters (``:run_date``, ``:window_start`` ...). The catalog entry supplies their values,
@@ -14,13 +14,13 @@ usually from the run-window resolvers, so a node receives a plain DataFrame and 
         run_date: ${run_date:${runtime_params:run_date,""}}
         history_start: ${window_start:${runtime_params:run_date,""},28}
 
-Every query also receives the sale rules (``schemas.rules.SALE_RULES``: ``:max_quantity``,
-``:total_tolerance`` ...) as bind parameters, so quality SQL states no bound of its own; a
-catalog entry cannot redefine them.
-
-Read-only: ``save`` is refused. A failure names the SQL file, the database (never the password)
-and the server's message on one line, and suggests migrating only when a relation or column is
-missing (UndefinedTable / UndefinedColumn).
+What it adds to ``pandas.SQLQueryDataset`` (connection, engine cache and file reading are its):
+every query also receives the sale rules (``schemas.rules.SALE_RULES``: ``:max_quantity``,
+``:total_tolerance`` ...) as bind parameters, so quality SQL states no bound of its own and a
+catalog entry cannot redefine them; and a failure names the SQL file, the database (never the
+password) and the server's message on one line, suggesting a migration only when a relation or
+column is missing (UndefinedTable / UndefinedColumn). Plain queries (the notebooks') use
+``pandas.SQLQueryDataset`` directly.
 """
 
 from __future__ import annotations
@@ -29,19 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from kedro.io.core import AbstractDataset, DatasetError
+from kedro.io.core import DatasetError
+from kedro_datasets.pandas import SQLQueryDataset
 
 from retail_pipeline.schemas.rules import SALE_RULES
-
-_ENGINES: dict[str, Any] = {}
-
-
-def _engine(con: str):
-    from sqlalchemy import create_engine
-
-    if con not in _ENGINES:
-        _ENGINES[con] = create_engine(con, pool_pre_ping=True)
-    return _ENGINES[con]
 
 
 def _project_root() -> Path:
@@ -71,8 +62,8 @@ def describe_db_error(exc: BaseException) -> tuple[str, str | None]:
     return _one_line(message), code
 
 
-class WarehouseQueryDataset(AbstractDataset[None, pd.DataFrame]):
-    """Load the result of a SQL file (with bind parameters) as a DataFrame."""
+class WarehouseQueryDataset(SQLQueryDataset):
+    """Load the result of a quality SQL file, with the sale rules bound, as a DataFrame."""
 
     def __init__(
         self,
@@ -87,8 +78,7 @@ class WarehouseQueryDataset(AbstractDataset[None, pd.DataFrame]):
                 "(e.g. credentials: warehouse, from conf/local/credentials.yml)."
             )
         path = Path(filepath)
-        self._filepath = path if path.is_absolute() else _project_root() / path
-        self._con = credentials["con"]
+        self._sql_path = path if path.is_absolute() else _project_root() / path
         self._params = dict(params or {})
         clash = sorted(set(self._params) & set(SALE_RULES))
         if clash:
@@ -97,24 +87,23 @@ class WarehouseQueryDataset(AbstractDataset[None, pd.DataFrame]):
                 "every query from src/retail_pipeline/schemas/rules.py (SALE_RULES); remove them "
                 "from the catalog entry's params (each rule is stated once)."
             )
-        self.metadata = metadata
+        super().__init__(filepath=str(self._sql_path), credentials={"pool_pre_ping": True, **credentials},
+                         metadata=metadata)
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "params": self._params}
+        return {"filepath": str(self._sql_path), "params": self._params}
 
     def _safe_target(self) -> str:
-        from sqlalchemy.engine import make_url
-
         try:
-            return make_url(self._con).render_as_string(hide_password=True)
+            return self.engine.url.render_as_string(hide_password=True)
         except Exception:  # noqa: BLE001 - never echo an unparsable URL, it may hold a password
             return "<warehouse>"
 
     def _display_path(self) -> str:
         try:
-            return str(self._filepath.relative_to(_project_root()))
+            return str(self._sql_path.relative_to(_project_root()))
         except ValueError:
-            return str(self._filepath)
+            return str(self._sql_path)
 
     def bind_parameters(self) -> dict[str, Any]:
         """What the query receives: the sale rules, then the entry's own params."""
@@ -125,15 +114,18 @@ class WarehouseQueryDataset(AbstractDataset[None, pd.DataFrame]):
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
-            sql = self._filepath.read_text()
+            sql = self._sql_path.read_text()
         except OSError as exc:
             raise DatasetError(f"Cannot read quality SQL file {self._display_path()}: {exc}") from exc
         try:
-            with _engine(self._con).connect() as conn:
-                result = conn.execute(text(sql), self.bind_parameters())
-                frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-        except SQLAlchemyError as exc:
-            message, code = describe_db_error(exc)
+            with self.engine.connect() as conn:
+                # text(): named `:binds` (pandas hands a plain string to the driver's paramstyle);
+                # coerce_float=False: money stays Decimal, exact to the cent.
+                return pd.read_sql_query(text(sql), conn, params=self.bind_parameters(),
+                                         coerce_float=False)
+        except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
+            # pandas re-raises the driver's error as its own DatabaseError, from the original
+            message, code = describe_db_error(exc.__cause__ or exc)
             if code in _MISSING_SCHEMA:
                 hint = ("the warehouse lacks a table or column this query needs: migrate it "
                         "(python -m retail_pipeline.warehouse migrate)")
@@ -144,10 +136,9 @@ class WarehouseQueryDataset(AbstractDataset[None, pd.DataFrame]):
             raise DatasetError(
                 f"Quality query {self._display_path()} failed on {self._safe_target()}: {message} [{hint}]"
             ) from None
-        return frame
 
     def save(self, data: None) -> None:
-        raise DatasetError(f"{self._filepath.name} is a read-only warehouse query")
+        raise DatasetError(f"{self._sql_path.name} is a read-only warehouse query")
 
     def _exists(self) -> bool:
-        return self._filepath.exists()
+        return self._sql_path.exists()

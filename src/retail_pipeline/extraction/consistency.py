@@ -91,6 +91,15 @@ class Extraction:
         return sum(page.rows for page in self.pages)
 
     @property
+    def records(self) -> int:
+        """Source records served (orders, when orders are exploded into lines)."""
+        return sum(page.records for page in self.pages)
+
+    @property
+    def orders_without_lines(self) -> int:
+        return sum(page.orders_without_lines for page in self.pages)
+
+    @property
     def version(self) -> str | None:
         """The data version when every page carried the same one, else None."""
         versions = set(self._versions)
@@ -109,8 +118,8 @@ class Extraction:
         never accepted); None if they agree."""
         if len(self._totals) > 1:
             return f"the API's total changed while paging ({', '.join(map(str, sorted(self._totals)))})"
-        if self.total is not None and self.rows != self.total:
-            return f"{self.rows} records came but the API's total said {self.total}"
+        if self.total is not None and self.records != self.total:
+            return f"{self.records} records came but the API's total said {self.total}"
         return None
 
     def digests(self) -> np.ndarray:

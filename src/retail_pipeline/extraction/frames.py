@@ -15,24 +15,64 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
+from retail_pipeline.extraction.errors import RetailerApiError
+
 
 class Page:
-    """One page of records as columns (Arrow arrays, or object arrays for mixed types)."""
+    """One page of records as columns (Arrow arrays, or object arrays for mixed types).
 
-    __slots__ = ("columns", "number", "rows", "source_record")
+    `rows` are the frame's rows; `records` the source records served (orders, when each order
+    is exploded into its lines; else equal to `rows`)."""
 
-    def __init__(self, number: int, rows: int, columns: dict[str, Any], source_record: pa.Array) -> None:
+    __slots__ = ("columns", "number", "orders_without_lines", "records", "rows", "source_record")
+
+    def __init__(self, number: int, rows: int, columns: dict[str, Any], source_record: pa.Array,
+                 records: int | None = None, orders_without_lines: int = 0) -> None:
         self.number = number
         self.rows = rows
         self.columns = columns
         self.source_record = source_record
+        self.records = rows if records is None else records
+        self.orders_without_lines = orders_without_lines
 
     def __len__(self) -> int:
         return self.rows
 
 
-def page_frame(records: list[dict], number: int, fields: list[str]) -> Page:
-    """The page's records as columns: `fields` when given, every served field otherwise."""
+def explode_lines(retailer: str, orders: list[dict], key: str) -> tuple[list[dict], list[str], int]:
+    """(one row per line: the order's fields plus the line's, each row's source_record: the
+    order with only that line under `key`, orders without lines). A field both on the order
+    and on its line is a configuration error (which one would the row mean?)."""
+    rows: list[dict] = []
+    texts: list[str] = []
+    empty = 0
+    dumps = orjson.dumps
+    for order in orders:
+        lines = order.get(key)
+        if not isinstance(lines, list) or not all(isinstance(line, dict) for line in lines):
+            raise RetailerApiError(f"{retailer}: malformed response: an order's {key!r} is not a list of "
+                                   f"JSON objects (got {str(lines)[:80]!r})")
+        if not lines:
+            empty += 1
+            continue
+        head = {name: value for name, value in order.items() if name != key}
+        for line in lines:
+            clash = head.keys() & line.keys()
+            if clash:
+                raise RetailerApiError(f"{retailer}: the order and its {key!r} both have the field(s) "
+                                       f"{', '.join(sorted(clash))}; api.lines cannot flatten them")
+            rows.append({**head, **line})
+            texts.append(dumps({name: ([line] if name == key else value) for name, value in order.items()}).decode())
+    return rows, texts, empty
+
+
+def page_frame(records: list[dict], number: int, fields: list[str], lines: str | None = None,
+               retailer: str = "") -> Page:
+    """The page's records as columns: `fields` when given, every served field otherwise; with
+    `lines`, one row per line of each order (`explode_lines`)."""
+    served, empty, texts = len(records), 0, None
+    if lines:
+        records, texts, empty = explode_lines(retailer, records, lines)
     n = len(records)
     present = set().union(*records) if records else set()
     names = fields or list(dict.fromkeys(key for record in records for key in record))
@@ -49,9 +89,12 @@ def page_frame(records: list[dict], number: int, fields: list[str]) -> Page:
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
             # mixed types as served (e.g. text in a numeric field): kept as Python objects
             columns[name] = np.array(values, dtype=object)
-    dumps = orjson.dumps
-    source_record = pa.array([dumps(r).decode() for r in records], type=pa.large_string())
-    return Page(number=number, rows=n, columns=columns, source_record=source_record)
+    if texts is None:
+        dumps = orjson.dumps
+        texts = [dumps(r).decode() for r in records]
+    source_record = pa.array(texts, type=pa.large_string())
+    return Page(number=number, rows=n, columns=columns, source_record=source_record, records=served,
+                orders_without_lines=empty)
 
 
 def to_frame(frames: list[Page], fields: list[str]) -> pd.DataFrame:

@@ -3,42 +3,36 @@ retailer and the request (a malformed response will not heal by retrying)."""
 
 from __future__ import annotations
 
-import email.utils
-from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import orjson
-import requests
 
 from retail_pipeline.extraction.errors import RetailerApiError
 
 # Keys the client adds to a parsed body (never a retailer's own field names).
 REQUEST = "__request__"    # the request as shown in errors, e.g. "GET http://.../sales?..."
 VERSION = "__version__"    # the data version header's value, or None
+URL = "__url__"            # the URL requested (no userinfo), to resolve relative links
+LINKS = "__links__"        # the Link header by rel (RFC 8288)
 
 
 class ResponseShape:
     """Checks one response body: JSON object, records list under `records_key`, `count`
-    matching, the paging fields of the style present; typed access to paging fields."""
+    matching when served, the paging style's fields present; typed access to paging fields."""
 
     def __init__(self, retailer: str, url: str, records_key: str, count_field: str | None,
-                 paging: dict[str, Any]) -> None:
+                 required: list[str], style: str) -> None:
         self.retailer, self.url = retailer, url
         self.records_key, self.count_field = records_key, count_field
-        style = paging["style"]
-        if style == "page":
-            required = [paging["total_field"], paging["total_pages_field"]]
-        else:
-            required = [paging["next_field"], paging.get("total_field")]
-        self.style = style
-        self.required = [name for name in required if name]
+        self.required, self.style = [name for name in required if name], style
 
     def malformed(self, problem: str, request: str | dict) -> NoReturn:
         where = request if isinstance(request, str) else request.get(REQUEST, self.url)
         raise RetailerApiError(f"{self.retailer}: malformed response from {where}: {problem}")
 
-    def parse(self, content: bytes, request: str, version: str | None = None) -> dict:
-        """The body as a dict, checked; REQUEST and VERSION added."""
+    def parse(self, content: bytes, request: str, version: str | None = None, url: str = "",
+              links: dict[str, str] | None = None) -> dict:
+        """The body as a dict, checked; REQUEST, VERSION, URL and LINKS added."""
         try:
             body = orjson.loads(content)
         except orjson.JSONDecodeError as exc:
@@ -51,16 +45,18 @@ class ResponseShape:
                 f"no list under {self.records_key!r} (keys: {', '.join(map(str, body)) or 'none'})", request)
         if records and not all(isinstance(r, dict) for r in records):
             self.malformed(f"{self.records_key!r} holds something other than JSON objects", request)
-        if self.count_field:
-            count = body.get(self.count_field)
-            if not isinstance(count, int) or count != len(records):
+        if self.count_field and self.count_field in body:
+            count = body[self.count_field]
+            if not isinstance(count, int) or isinstance(count, bool) or count != len(records):
                 self.malformed(f"{self.count_field!r} is {count!r} but {len(records)} records came", request)
         missing = [name for name in self.required if name not in body]
         if missing:
             self.malformed(f"paging field(s) {', '.join(missing)} missing ({self.style} paging)", request)
-        body[REQUEST] = request
-        body[VERSION] = version
+        body[REQUEST], body[VERSION], body[URL], body[LINKS] = request, version, url, links or {}
         return body
+
+    def record_count(self, body: dict) -> int:
+        return len(body[self.records_key])
 
     def int_field(self, body: dict, name: str) -> int:
         value = body.get(name)
@@ -75,29 +71,3 @@ class ResponseShape:
         if not isinstance(value, kind) or isinstance(value, bool):
             self.malformed(f"{name!r} should be {kind.__name__} or null, got {value!r}", body)
         return value
-
-
-def error_text(response: requests.Response) -> str:
-    """' (message)' from a JSON error body, for error messages; '' when there is none."""
-    try:
-        payload = orjson.loads(response.content)
-        text = payload.get("message") or payload.get("error") if isinstance(payload, dict) else None
-    except orjson.JSONDecodeError:
-        text = None
-    return f" ({str(text)[:200]})" if text else ""
-
-
-def retry_after(response: requests.Response, cap: float) -> float | None:
-    """Seconds the server asked us to wait (Retry-After: seconds or an HTTP date), capped."""
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-            seconds = (when - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError):
-            return None
-    return max(0.0, min(seconds, cap))

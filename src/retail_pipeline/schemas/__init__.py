@@ -1,1 +1,2 @@
-"""pandera models of each stage: the retailers' source shapes and the canonical sales record."""
+"""pandera schemas of each stage: the retailers' source shapes (from the registry), the canonical
+sales record, the warehouse frames, and the one translator of their failures into reasons."""

@@ -47,7 +47,7 @@ def upsert_dimensions(cur, dims: dict[str, pd.DataFrame], run_id: str, start: da
         unknown = [r[0] for r in cur.fetchall()]
         if unknown:
             raise DatasetError(f"{name} rows name retailer_id(s) {unknown} missing from dim_retailer; "
-                               "add them to parameters warehouse.retailers.")
+                               "declare them in conf/base/retailers.yml.")
         cur.execute(statement("dim_collisions", tmp=tmp, dim=dim, key=key,
                               t_natural=_columns(natural, "t."), d_natural=_columns(natural, "d.")))
         clashes = cur.fetchall()

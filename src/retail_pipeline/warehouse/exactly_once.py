@@ -73,7 +73,7 @@ def parse_accepted(value: Any) -> bool | set[tuple[str, str]]:
         except ValueError:
             raise ValueError(
                 f"accept_fact_loss item {item!r} is not retailer_code:YYYY-MM-DD (e.g. "
-                "--params accept_fact_loss=retailer_2:2024-03-05, or accept_fact_loss=true for every day)."
+                "--params accept_fact_loss=<retailer_code>:2024-03-05, or accept_fact_loss=true for every day)."
             ) from None
     return accepted
 

@@ -6,7 +6,7 @@ readable reasons, counts per day) and `build_manifest` (counts plus the extracti
 pages, requests, retries, the source's own total, attempts and consistency) in turn, so a
 retailer's normalized frame lives only inside that node (never as a dataset waiting for another
 node) and is freed when it returns, before the next retailer is extracted. It returns raw
-rows, quarantine rows and the manifest as one value, which `retailer_N.raw_sales` commits as
+rows, quarantine rows and the manifest as one value, which `<code>.raw_sales` commits as
 one unit.
 """
 
@@ -17,11 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from retail_pipeline.pipelines.ingestion.normalize import normalize_sales, release_memory, utc_now_iso
+from retail_pipeline.pipelines.ingestion.normalize import ingestion_time, normalize_sales, release_memory
 from retail_pipeline.pipelines.ingestion.validate import row_reasons, split_valid_quarantine
 
-__all__ = ["build_manifest", "ingest_sales", "normalize_sales", "release_memory", "row_reasons",
-           "split_valid_quarantine", "utc_now_iso"]
+__all__ = ["build_manifest", "ingest_sales", "ingestion_time", "normalize_sales", "release_memory",
+           "row_reasons", "split_valid_quarantine"]
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,12 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------------------------
 # the node
 # --------------------------------------------------------------------------------------------
-def ingest_sales(api_sales: pd.DataFrame, source: dict, run_id: str) -> dict[str, Any]:
+def ingest_sales(api_sales: pd.DataFrame, retailer: dict, run_id: str, ingested_at: str) -> dict[str, Any]:
     """One retailer's window: `normalize_sales`, `split_valid_quarantine`, `build_manifest`.
+
+    `retailer` is the retailer's registry entry (`params:retailers.<code>`: its `source` and
+    `timezone`); the code comes with the records (`attrs["extraction"]["retailer_code"]`).
+    `ingested_at` is the run's ingestion time (a parameter, ISO 8601 UTC): no clock in here.
 
     One node, so the normalized frame never waits in memory for another node (with one
     namespace per retailer, Kedro would run every retailer's normalization before any split);
@@ -38,11 +42,11 @@ def ingest_sales(api_sales: pd.DataFrame, source: dict, run_id: str) -> dict[str
 
     Returns:
         {"raw": valid rows, "quarantine": quarantined rows, "manifest": the manifest}: one
-        value, saved by `retailer_N.raw_sales` as one unit, so the window's files and its
+        value, saved by `<code>.raw_sales` as one unit, so the window's files and its
         manifest always agree (see `datasets.raw_zone`).
     """
     release_memory()  # what the previous retailer's frames left in Arrow's pool
-    normalized, stats = normalize_sales(api_sales, source, run_id)
+    normalized, stats = normalize_sales(api_sales, retailer, run_id, ingested_at)
     release_memory()
     valid, quarantined, summary = split_valid_quarantine(normalized, stats)
     return {"raw": valid, "quarantine": quarantined, "manifest": build_manifest(stats, summary, run_id)}
@@ -51,8 +55,9 @@ def ingest_sales(api_sales: pd.DataFrame, source: dict, run_id: str) -> dict[str
 # --------------------------------------------------------------------------------------------
 # manifest
 # --------------------------------------------------------------------------------------------
-# Extraction statistics copied into the manifest when the extraction reports them.
-_EXTRACTION_EXTRAS = ("attempts", "consistency")
+# Extraction statistics copied into the manifest when the extraction reports them (orders:
+# sources whose records are orders of several lines; rows received are lines).
+_EXTRACTION_EXTRAS = ("attempts", "consistency", "orders", "orders_without_lines")
 
 
 def build_manifest(extraction_stats: dict, summary: dict, run_id: str) -> dict:

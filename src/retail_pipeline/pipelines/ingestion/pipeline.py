@@ -1,24 +1,26 @@
 """The `ingestion` pipeline: each retailer's API -> normalized, validated -> raw zone + quarantine.
 
-One namespace per retailer (`retailer_1`, ...), one node each: `ingest_sales` (normalize,
-validate, split and build the manifest in one node, so no retailer's normalized frame waits in
-memory for another node). Its one output, `retailer_N.raw_sales`, commits the window's raw
-files, quarantine files and manifest as one unit, so after any failure they agree
-(`datasets.raw_zone`); `retailer_N.quarantined_sales` and `retailer_N.ingestion_manifest` are
-load-only views of what it wrote. The node is the same function for every retailer, the
-datasets and parameters are the retailer's own (`retailer_N.api_sales`,
-`params:retailer_N.source`), so the retailers extract in parallel as separate tasks when
-scheduled (kedro-airflow groups by namespace). Adding a retailer is configuration: an entry in
-settings.RETAILERS, its catalog entry for the API, its parameters and its source model.
+One namespace per retailer of the registry (its code), one node each:
+`ingest_sales` (normalize, validate, split and build the manifest in one node, so no retailer's
+normalized frame waits in memory for another node). Its one output, `<code>.raw_sales`,
+commits the window's raw files, quarantine files and manifest as one unit, so after any failure
+they agree (`datasets.raw_zone`); `<code>.quarantined_sales` and `<code>.ingestion_manifest` are
+load-only views of what it wrote. The node is the same function for every retailer; the
+datasets (`<code>.api_sales`, dataset factories) and the registry entry
+(`params:retailers.<code>`, as the node's `retailer`) are the retailer's own, so the retailers
+extract in parallel as separate tasks when scheduled (kedro-airflow groups by namespace).
+Adding a retailer is an entry in conf/base/retailers.yml.
 """
 
 from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from retail_pipeline.settings import RETAILERS
+from retail_pipeline.registry import retailer_codes
 
 from .nodes import ingest_sales
+
+_SHARED = ["params:run_id", "params:ingestion_time"]
 
 
 def _retailer_template() -> Pipeline:
@@ -26,7 +28,7 @@ def _retailer_template() -> Pipeline:
         [
             node(
                 ingest_sales,
-                inputs=["api_sales", "params:source", "params:run_id"],
+                inputs=["api_sales", "params:retailer", *_SHARED],
                 outputs="raw_sales",
                 name="ingest_sales",
             ),
@@ -38,8 +40,10 @@ def create_pipeline(**kwargs) -> Pipeline:
     template = _retailer_template()
     return sum(
         (
-            Pipeline(template, namespace=code, parameters={"params:run_id": "params:run_id"})
-            for code in RETAILERS
+            Pipeline(template, namespace=code,
+                     parameters={"params:retailer": f"params:retailers.{code}",
+                                 **{name: name for name in _SHARED}})
+            for code in retailer_codes()
         ),
         Pipeline([]),
     )

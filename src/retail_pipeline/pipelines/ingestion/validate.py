@@ -12,58 +12,20 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from retail_pipeline.pipelines.ingestion.normalize import ISSUES, _shown, release_memory
+from retail_pipeline.pipelines.ingestion.normalize import ISSUES, release_memory
 from retail_pipeline.run_window import parse_run_date, window_dates
 from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS, QUARANTINE_COLUMNS, CanonicalSale
-from retail_pipeline.schemas.rules import MAX_TEXT, MONEY_SCALE
+from retail_pipeline.schemas.reasons import failure_cases, translate
 
 log = logging.getLogger(__name__)
 
 
 _PRIORITY = {"not_nullable": 0, "parse": 0}
-
-
-def _reason(column: str | None, check: str, value: Any, row: dict | None) -> str:
-    """A sentence a person can act on, for one pandera failure case."""
-    if check == "not_nullable":
-        return f"{column} is missing"
-    if check.startswith("greater_than_or_equal_to"):
-        return f"{column} must be >= {check[len('greater_than_or_equal_to('):-1]} (got {value})"
-    if check.startswith("greater_than"):
-        return f"{column} must be > {check[len('greater_than('):-1]} (got {value})"
-    if check.startswith("less_than_or_equal_to"):
-        return f"{column} must be <= {check[len('less_than_or_equal_to('):-1]} (got {value})"
-    if check == "money_scale":
-        return f"{column} has more than {MONEY_SCALE} decimals (got {value}): money is quarantined, never rounded"
-    if check.startswith("in_range"):
-        return f"{column} must be in {check[len('in_range'):]} (got {value})"
-    if check.startswith("str_length"):
-        text = "" if value is None else str(value)
-        if text == "":
-            return f"{column} is empty"
-        return f"{column} is longer than {MAX_TEXT} characters (got {len(text)})"
-    if check.startswith("str_matches"):
-        if value is not None and str(value) == "":
-            return f"{column} is empty"
-        if column in ("transaction_ts", "ingested_at", "sale_date"):
-            return f"{column} is not an ISO 8601 UTC value (got {_shown(value)})"
-        return f"{column} is not a safe identifier: letters, digits and _.:/#- only (got {_shown(value)})"
-    if check == "total_matches_quantity_x_price" and row is not None:
-        q, p, t = row["quantity"], row["unit_price"], row["total_amount"]
-        return (f"total_amount {t:.2f} differs from quantity {q:g} x unit_price {p:.2f} = {q * p:.2f} "
-                f"by more than a cent")
-    if check == "not_in_future" and row is not None:
-        return f"transaction_ts {row['transaction_ts']} is in the future (ingested at {row['ingested_at']})"
-    if check == "transaction_id_unique" and row is not None:
-        return (f"duplicate transaction_id {row['transaction_id']!r}: an earlier record in this "
-                f"window has the same id (the first one is kept)")
-    return f"{column or 'record'} failed check {check} (got {_shown(value)})"
 
 
 def _validation_view(normalized: pd.DataFrame) -> pd.DataFrame:
@@ -77,14 +39,7 @@ def _pandera_failures(view: pd.DataFrame) -> pd.DataFrame | None:
     try:
         CanonicalSale.validate(view, lazy=True, inplace=True)  # the view is ours: no copy
     except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-        schema_level = cases[cases["index"].isna()]
-        if len(schema_level):
-            raise ValueError(
-                "the normalized frame does not fit the canonical model (a bug in the ingestion "
-                f"nodes, not bad data):\n{schema_level.to_string()}"
-            ) from exc
-        return cases
+        return failure_cases(exc, "the normalized frame does not fit the canonical model")
     return None
 
 
@@ -110,40 +65,23 @@ def row_reasons(normalized: pd.DataFrame) -> dict[int, list[str]]:
     cases = _pandera_failures(view)
     if cases is None:
         return _merge_reasons(per_row, frame_level)
-    # One case per row and check; a column check per column (several columns share a check
-    # name such as greater_than(0)), a whole-record check once (pandera lists it per column).
-    per_column = cases["schema_context"].astype(str) != "DataFrameSchema"
-    cases = cases.assign(_column=cases["column"].astype(str).where(per_column, ""))
-    cases = cases.drop_duplicates(["index", "_column", "check"], keep="first")
-    rows = cases["index"].astype("int64").tolist()
-    checks = cases["check"].astype(str).tolist()
-    contexts = cases["schema_context"].astype(str).tolist()
-    columns = cases["column"].tolist()
-    values = cases["failure_case"].tolist()
-    del cases
-    # The few rows failing a whole-record check: their fields, fetched once for all of them.
-    frame_rows = sorted({pos for pos, context in zip(rows, contexts, strict=True) if context == "DataFrameSchema"})
-    record = {}
-    if frame_rows:
-        fields = ("quantity", "unit_price", "total_amount", "transaction_ts", "ingested_at", "transaction_id")
-        picked = {name: view[name].iloc[frame_rows].tolist() for name in fields}
-        record = {pos: {name: picked[name][i] for name in fields} for i, pos in enumerate(frame_rows)}
-    for pos, check, context, column, value in zip(rows, checks, contexts, columns, values, strict=True):
-        if context == "DataFrameSchema":
+    # One case per row and check (schemas.reasons); a whole-record check once, column ''.
+    for pos, column, check, text in translate(cases, view):
+        pos = int(pos)
+        if column == "":
             if check == "total_matches_quantity_x_price" and per_row[pos].keys() & {
                     "quantity", "unit_price", "total_amount"}:
                 continue  # its inputs already have a reason of their own
-            frame_level[pos].append(_reason(None, check, None, record[pos]))
+            frame_level[pos].append(text)
             continue
-        column = str(column)
         if column == "quantity" and quantity_missing[pos]:
             continue  # the placeholder 0 of a missing quantity
         if column == "sale_date" and "transaction_ts" in per_row[pos]:
             continue  # derived from transaction_ts, which has its own reason
         priority = _PRIORITY.get(check, 1 if check.startswith("str_length") else 2)
-        put(pos, column, priority, _reason(column, check, value, None))
+        put(pos, column, priority, text)
 
-    del view
+    del view, cases
     return _merge_reasons(per_row, frame_level)
 
 
@@ -163,7 +101,8 @@ def _check_name(reason: str) -> str:
                       ("longer than", "overlong_text"), ("safe identifier", "unsafe_identifier"),
                       ("must be >", "out_of_range"), ("must be <", "out_of_range"),
                       ("must be in", "out_of_range"), ("out of range", "out_of_range"),
-                      ("decimals", "excess_decimals"),
+                      ("decimals", "excess_decimals"), ("whole number of cents", "fractional_cents"),
+                      ("does not exist in", "nonexistent_local_time"), ("is ambiguous in", "ambiguous_local_time"),
                       ("whole number", "out_of_range"), ("not a number", "unparseable_number"),
                       ("differs from quantity", "total_mismatch"), ("in the future", "future_date"),
                       ("duplicate transaction_id", "duplicate_id"), ("outside the window", "outside_window")):

@@ -1,7 +1,7 @@
 """Reconciliation by ids, not only counts: a lost row and a doubled one cannot cancel out.
 
 * `reconciliation_source_ids`: the quality pipeline reads each retailer's window from its API
-  again (`{code}.api_sales`, the dataset ingestion uses) and compares, per day, the multiset of
+  again (`<code>.api_sales`, the dataset ingestion uses) and compares, per day, the multiset of
   transaction ids served with the ids in the raw + quarantine zone files. The ids are trimmed
   and dated by ingestion's own `normalize_sales`, and a row without a business date in the
   window is expected in the run date's quarantine partition, as ingestion files it.
@@ -44,21 +44,26 @@ def id_checksum(ids: pd.Series | list[str]) -> int:
     return (high << 30) + low
 
 
-def source_ids(api_sales: pd.DataFrame, source: dict[str, Any], run_date: str,
+# The re-read's rows are never stored: only their ids and dates leave `source_ids`.
+_REREAD_INGESTED_AT = "1970-01-01T00:00:00Z"
+
+
+def source_ids(api_sales: pd.DataFrame, retailer: dict[str, Any], run_date: str,
                lookback_days: Any, ingested: Any = None) -> pd.DataFrame:
     """The ids a retailer's API serves for the window, per day, as ingestion would file them.
 
-    Uses ingestion's `normalize_sales` (field mapping, trimming, timestamp parsing), then its
-    partition rule: a row dated outside the window, or not dated at all, is filed on the run
-    date (in quarantine). Returns a frame (sale_date, transaction_id); a missing id is ''.
-    `ingested` (the run's manifests, read after the warehouse load) is only an input so that
-    the source is read again after the ingestion and the load, never before them.
+    Uses ingestion's `normalize_sales` with the retailer's registry entry (field mapping,
+    composite ids, trimming, timestamps and local dates), then its partition rule: a row dated
+    outside the window, or not dated at all, is filed on the run date (in quarantine). Returns
+    a frame (sale_date, transaction_id); a missing id is ''. `ingested` (the run's manifests,
+    read after the warehouse load) is only an input so that the source is read again after
+    the ingestion and the load, never before them.
     """
     from retail_pipeline.pipelines.ingestion.nodes import normalize_sales
 
     end = parse_run_date(run_date)
     days = [d.isoformat() for d in window_dates(window_start(end.isoformat(), lookback_days), end)]
-    normalized, _ = normalize_sales(api_sales, source, "quality-reread")
+    normalized, _ = normalize_sales(api_sales, retailer, "quality-reread", _REREAD_INGESTED_AT)
     sale_date = normalized["sale_date"].astype("str")
     sale_date = sale_date.where(sale_date.isin(days), end.isoformat())
     ids = normalized["transaction_id"].astype("str")

@@ -2,15 +2,16 @@
 date, results appended to `dq_check_results`, an HTML report, and a gate that fails the run on
 a critical failure.
 
-Per retailer, in the retailer's namespace (as in ingestion), three nodes read the retailer's own
-datasets from catalog_ingestion.yml: `retailer_N.dq_summarize_zone` (`.raw_sales`,
-`.quarantined_sales`: the zone files), `retailer_N.dq_read_manifest` (`.ingestion_manifest`)
-and `retailer_N.dq_reread_source` (`.api_sales`, the source read again). Only their outputs
-leave the namespace, under undotted names (`dq_zone_counts_retailer_N`, `dq_zone_ids_retailer_N`,
-`dq_manifest_retailer_N`, `dq_source_ids_retailer_N`) that the global checks read: no node
-reads another namespace's dataset. Global inputs: the warehouse queries (`dq_*_query`, SQL
-files in sql/quality/) and `warehouse_star_schema` (the transformation's load; an input of
-`dq_collect_manifests` so the warehouse checks run after it).
+Per retailer of the registry, in the retailer's namespace (as in ingestion), three nodes read
+the retailer's own datasets from catalog_ingestion.yml: `<code>.dq_summarize_zone`
+(`.raw_sales`, `.quarantined_sales`: the zone files), `<code>.dq_read_manifest`
+(`.ingestion_manifest`) and `<code>.dq_reread_source` (`.api_sales`, the source read again,
+with its registry entry `params:retailers.<code>`). Only their outputs leave the namespace,
+under undotted names (`dq_zone_counts_<code>`, `dq_zone_ids_<code>`, `dq_manifest_<code>`,
+`dq_source_ids_<code>`) that the global checks read: no node reads another namespace's dataset.
+Global inputs: the warehouse queries (`dq_*_query`, SQL files in sql/quality/) and
+`warehouse_star_schema` (the transformation's load; an input of `dq_collect_manifests` so the
+warehouse checks run after it).
 Outputs: `dq_check_results` (warehouse table), `dq_report` / `dq_report_latest` (HTML).
 Thresholds and severities: parameters_quality.yml. When a step fails before the report is
 written, `hooks.QualityReportHook` writes one that says so.
@@ -18,7 +19,7 @@ written, `hooks.QualityReportHook` writes one that says so.
 
 from kedro.pipeline import Node, Pipeline
 
-from retail_pipeline.settings import RETAILERS
+from retail_pipeline.registry import retailer_codes
 
 from . import nodes
 
@@ -40,20 +41,21 @@ def _retailer_template() -> Pipeline:
              {"manifest": "ingestion_manifest", "ingested": "dq_zone_counts"},
              "dq_manifest", name="dq_read_manifest"),
         Node(nodes.source_ids,
-             {"api_sales": "api_sales", "source": "params:source", **WINDOW, "ingested": "dq_manifest"},
+             {"api_sales": "api_sales", "retailer": "params:retailer", **WINDOW, "ingested": "dq_manifest"},
              "dq_source_ids", name="dq_reread_source"),
     ])
 
 
 def _per_retailer(code: str, template: Pipeline) -> Pipeline:
-    """The template in `code`'s namespace: its datasets and `params:source` are the retailer's,
-    the run window is shared, and only the outputs leave it, undotted (`<output>_<code>`)."""
+    """The template in `code`'s namespace: its datasets and `params:retailer` (its registry entry)
+    are the retailer's, the run window is shared, and only the outputs leave it, undotted
+    (`<output>_<code>`)."""
     return Pipeline(
         template,
         namespace=code,
         outputs={name: f"{name}_{code}" for name in
                  ("dq_zone_counts", "dq_zone_ids", "dq_manifest", "dq_source_ids")},
-        parameters=set(WINDOW.values()),
+        parameters={"params:retailer": f"params:retailers.{code}", **{p: p for p in WINDOW.values()}},
     )
 
 
@@ -68,17 +70,18 @@ CHECKS = ["volume", "completeness", "business_rules", "uniqueness", "fact_key_ag
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    landed = {f"{code}__landed": f"dq_zone_ids_{code}" for code in RETAILERS}
-    served = {f"{code}__served": f"dq_source_ids_{code}" for code in RETAILERS}
+    codes = retailer_codes()
+    landed = {f"{code}__landed": f"dq_zone_ids_{code}" for code in codes}
+    served = {f"{code}__served": f"dq_source_ids_{code}" for code in codes}
     template = _retailer_template()
-    per_retailer = sum((_per_retailer(code, template) for code in RETAILERS), Pipeline([]))
+    per_retailer = sum((_per_retailer(code, template) for code in codes), Pipeline([]))
     return per_retailer + Pipeline(
         [
             Node(nodes.collect_manifests,
                  inputs={"last_load": "warehouse_star_schema",
-                         **{code: f"dq_manifest_{code}" for code in RETAILERS}},
+                         **{code: f"dq_manifest_{code}" for code in codes}},
                  outputs="dq_manifests", name="dq_collect_manifests"),
-            Node(nodes.collect_zone_counts, {code: f"dq_zone_counts_{code}" for code in RETAILERS},
+            Node(nodes.collect_zone_counts, {code: f"dq_zone_counts_{code}" for code in codes},
                  "dq_zone_counts", name="dq_collect_zone_counts"),
             # warehouse
             Node(nodes.check_volume, ["dq_volume_query", "dq_manifests", "params:run_date", PARAMS],

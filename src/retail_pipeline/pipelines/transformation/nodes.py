@@ -7,8 +7,9 @@ keyed by retailer_code, so staging one retailer needs no other's); `build_star_s
 concatenates the staged parts once and builds the one load of all retailers.
 
 Surrogate keys are computed, not looked up: a deterministic 63-bit hash of
-(retailer_code, natural key) (`keys.surrogate_key`). `date_id` is YYYYMMDD; `retailer_id`
-comes from parameters.
+(retailer_code, natural key) (`keys.surrogate_key`). `date_id` is YYYYMMDD; `retailer_id`,
+the display name and the time zone come from the retailer registry (conf/base/retailers.yml,
+`params:retailers`).
 """
 
 from __future__ import annotations
@@ -23,19 +24,17 @@ import pandas as pd
 import pandera.pandas as pa
 
 from retail_pipeline.run_window import parse_run_date, window_dates
+from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS as _CANONICAL
+from retail_pipeline.schemas.reasons import failure_cases, translate
 from retail_pipeline.schemas.warehouse import StagedSaleModel
 from retail_pipeline.warehouse.exactly_once import DEFAULT_MAX_SHARE, parse_accepted
 
 from .keys import surrogate_key
+from .retailers import checked_registry, dim_retailer_frame, local_days
 
 logger = logging.getLogger(__name__)
 
-CANONICAL_COLUMNS = [
-    "retailer_code", "transaction_id", "product_sku", "product_name", "category", "quantity",
-    "unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost",
-    "transaction_ts", "sale_date", "customer_id", "store_id", "source_record", "source_page",
-    "run_id", "ingested_at",
-]
+CANONICAL_COLUMNS = list(_CANONICAL)
 _TEXT = ["retailer_code", "transaction_id", "product_sku", "product_name", "category",
          "customer_id", "store_id", "transaction_ts", "sale_date", "ingested_at"]
 _IDS = ["product_sku", "customer_id", "store_id"]  # source ids: trimmed so " A1" and "A1" are one member
@@ -74,28 +73,18 @@ def _text(series: pd.Series, strip: bool = False) -> pd.Series:
     return out.mask(out.isna() | (out == ""))
 
 
-def _reasons_from_pandera(err: pa.errors.SchemaErrors, index: pd.Index) -> pd.Series:
-    cases = err.failure_cases
-    if cases["index"].isna().any():
-        schema_level = cases[cases["index"].isna()]
-        raise ValueError(
-            "Canonical rows do not have the shape the warehouse expects (not a row problem): "
-            + "; ".join(f"{c}: {k}" for c, k in zip(schema_level["column"], schema_level["check"]))
-        )
-    check = cases["check"].astype("str")
-    column = cases["column"].astype("str")
-    value = cases["failure_case"].astype("str")
-    text = np.where(
-        check == "not_nullable", "missing " + column,
-        column + " failed " + check + " (got " + value + ")",
-    )
-    reasons = pd.Series(text, index=cases["index"].astype("int64").to_numpy())
-    reasons = reasons.groupby(level=0).agg(lambda r: "; ".join(sorted(set(r))))
-    return reasons.reindex(index)
+def _reasons_from_pandera(err: pa.errors.SchemaErrors, df: pd.DataFrame) -> pd.Series:
+    """Readable reasons per row (schemas.reasons, the ingestion's wording), '; '-joined."""
+    cases = failure_cases(err, "canonical rows do not have the shape the warehouse expects")
+    texts: dict[Any, set[str]] = {}
+    for label, _, _, text in translate(cases, df):
+        texts.setdefault(label, set()).add(text)
+    reasons = pd.Series({label: "; ".join(sorted(found)) for label, found in texts.items()}, dtype="object")
+    return reasons.reindex(df.index)
 
 
 def stage_sales(
-    warehouse: dict[str, Any], run_date: str, lookback_days: int, run_id: str, *raw_sales: pd.DataFrame
+    retailers: dict[str, Any], run_date: str, lookback_days: int, run_id: str, *raw_sales: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Canonical rows for the window -> (loadable rows, quarantined rows).
 
@@ -103,9 +92,12 @@ def stage_sales(
     (retailer_code, transaction_id), so staging retailers apart or together gives the same rows.
 
     Keeps the latest version of a transaction (by `ingested_at`) so a corrected row replaces
-    the old one; checks each row against `StagedSaleModel` and the run window; every row that
-    cannot be loaded becomes a quarantine row with its reasons.
+    the old one; checks each row against `StagedSaleModel`, the retailer registry
+    (`retailers`: a known code; `sale_date` is the date of `transaction_ts` in the retailer's
+    time zone) and the run window; every row that cannot be loaded becomes a quarantine row with
+    its reasons.
     """
+    retailers = checked_registry(retailers)
     start, end = window_of(run_date, lookback_days)
     frames = [_canonical(f) for f in raw_sales]
     df = pd.concat(frames, ignore_index=True) if frames else _canonical(None)
@@ -135,7 +127,7 @@ def stage_sales(
     try:
         StagedSaleModel.validate(df, lazy=True)
     except pa.errors.SchemaErrors as err:
-        reasons = _reasons_from_pandera(err, df.index).astype("object")
+        reasons = _reasons_from_pandera(err, df)
 
     def add(mask: pd.Series, reason: str) -> None:
         nonlocal reasons
@@ -143,15 +135,15 @@ def stage_sales(
             reasons = reasons.mask(mask & reasons.isna(), reason).mask(
                 mask & reasons.notna() & (reasons != reason), reasons + "; " + reason)
 
-    known = pd.Series(list(warehouse["retailers"]), dtype="str")
-    add(df["retailer_code"].notna() & ~df["retailer_code"].isin(known),
-        "retailer_code not in parameters warehouse.retailers")
+    known = df["retailer_code"].isin(pd.Series(list(retailers), dtype="str"))
+    add(df["retailer_code"].notna() & ~known, "retailer_code not in conf/base/retailers.yml")
     ts = pd.to_datetime(df["transaction_ts"], utc=True, format="ISO8601", errors="coerce")
     add(ts.isna(), "transaction_ts missing or not ISO 8601")
     day = pd.to_datetime(df["sale_date"], format="%Y-%m-%d", errors="coerce")
     add(day.isna(), "sale_date missing or not YYYY-MM-DD")
-    ts_day = ts.dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
-    add(day.notna() & ts.notna() & (ts_day != day), "sale_date is not the UTC date of transaction_ts")
+    ts_day = local_days(ts, df["retailer_code"].where(known), retailers)
+    add(day.notna() & ts_day.notna() & (ts_day != day),
+        "sale_date is not the date of transaction_ts in the retailer's time zone")
     add(day.notna() & ((day < pd.Timestamp(start)) | (day > pd.Timestamp(end))),
         f"sale_date outside the run window {start}..{end}")
 
@@ -195,21 +187,26 @@ def _one_frame(parts: pd.DataFrame | Sequence[pd.DataFrame], columns: list[str] 
 
 
 def build_star_schema_from_retailers(
-    warehouse: dict[str, Any], run_date: str, lookback_days: int, run_id: str,
+    retailers: dict[str, Any], warehouse: dict[str, Any], run_date: str, lookback_days: int, run_id: str,
     accept_fact_loss: Any = False, **per_retailer: pd.DataFrame,
 ) -> dict[str, Any]:
     """The pipeline's form of `build_star_schema`: inputs `staged_<code>` and `quarantine_<code>`
     (each retailer's `stage_sales` outputs, in the order given), so the load stays one save."""
     staged = [frame for name, frame in per_retailer.items() if name.startswith("staged_")]
     quarantine = [frame for name, frame in per_retailer.items() if name.startswith("quarantine_")]
-    return build_star_schema(staged, quarantine, warehouse, run_date, lookback_days, run_id, accept_fact_loss)
+    return build_star_schema(staged, quarantine, retailers, warehouse, run_date, lookback_days, run_id,
+                             accept_fact_loss)
 
 
 def build_star_schema(
     staged: pd.DataFrame | Sequence[pd.DataFrame], quarantine: pd.DataFrame | Sequence[pd.DataFrame],
-    warehouse: dict[str, Any], run_date: str, lookback_days: int, run_id: str, accept_fact_loss: Any = False,
+    retailers: dict[str, Any], warehouse: dict[str, Any], run_date: str, lookback_days: int, run_id: str,
+    accept_fact_loss: Any = False,
 ) -> dict[str, Any]:
     """Loadable rows (a frame, or one per retailer) -> the frames saved in one transaction.
+
+    `dim_retailer` is the retailer registry (`retailers`: code, `retailer_id`, `name`);
+    `warehouse` holds the load's settings (`max_fact_loss_share`).
 
     `fact_loss` tells the loader how much of a retailer-day's facts a load may remove
     (`warehouse.max_fact_loss_share`) and which days an operator accepted (`accept_fact_loss`:
@@ -218,12 +215,8 @@ def build_star_schema(
     staged, quarantine = _one_frame(staged, _BUILD_COLUMNS), _one_frame(quarantine)
     start, end = window_of(run_date, lookback_days)
     accepted = parse_accepted(accept_fact_loss)
-    retailers = warehouse["retailers"]
-    dim_retailer = pd.DataFrame({
-        "retailer_id": pd.Series([int(r["retailer_id"]) for r in retailers.values()], dtype="int64"),
-        "retailer_code": pd.Series(list(retailers), dtype="str"),
-        "retailer_name": pd.Series([str(r["retailer_name"]) for r in retailers.values()], dtype="str"),
-    })
+    retailers = checked_registry(retailers)
+    dim_retailer = dim_retailer_frame(retailers)
     ids = dict(zip(dim_retailer["retailer_code"], dim_retailer["retailer_id"]))
     code = staged["retailer_code"]
     retailer_id = code.map(ids).astype("int64")

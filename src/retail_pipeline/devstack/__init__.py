@@ -1,0 +1,1 @@
+"""The dev stack: PostgreSQL, one simulated API per registry retailer, local credentials."""

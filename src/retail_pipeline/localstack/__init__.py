@@ -1,1 +1,0 @@
-"""The embedded local stack: PostgreSQL, the three retailer APIs, local credentials."""
