@@ -92,11 +92,13 @@ run: install up seed kedro-days
 bench: install
 	$(BIN)/python -m benchmarks
 
-# psql as bi_reader (SELECT only) with the stack's port and password file; SQL="..." runs one statement.
+# psql as bi_reader (SELECT only) with the running stack's port (state.json; else RETAIL_PG_PORT)
+# and password file; SQL="..." runs one statement.
 psql: export PSQL_STATEMENT = $(SQL)
 psql: install
 	@PGPASSFILE='$(STACK_DIR)/pgpass' "$$($(BIN)/python -c 'from retail_pipeline.devstack.postgres import bin_dir; print(bin_dir())')/psql" \
-	  -h 127.0.0.1 -p "$${RETAIL_PG_PORT:-5432}" -U bi_reader retail_analytics $(if $(SQL),-c "$$PSQL_STATEMENT")
+	  -h 127.0.0.1 -p "$$($(BIN)/python -c 'import json, os, sys; f = sys.argv[1]; print(json.load(open(f))["postgres"]["port"] if os.path.exists(f) else os.environ.get("RETAIL_PG_PORT", 5432))' '$(STACK_DIR)/state.json')" \
+	  -U bi_reader retail_analytics $(if $(SQL),-c "$$PSQL_STATEMENT")
 
 # Production path (docs/production.md).
 viz: install up
