@@ -15,10 +15,17 @@ Deployment settings (environment of the Airflow workers/scheduler):
   KEDRO_CONF_SOURCE    configuration folder (default: the project's conf/)
   RETAIL_DAG_START_DATE, RETAIL_DAG_CATCHUP, RETAIL_DAG_RETRIES,
   RETAIL_DAG_RETRY_DELAY_MINUTES  override the generated scheduling defaults
+  RETAIL_ALERT_SEND_TIMEOUT_SECONDS  the longest an alert may take to send (default 120)
+
+Alerts: a task's `kedro run` hands its alert over (a failed step, a critical data-quality
+verdict, data-quality warnings) instead of sending it; RetailAlertNotifier sends it once, for
+the task's final outcome, with the project's own alert configuration (the `alerts` parameters,
+the webhook in the env's credentials): a task retried twice alerts once.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -26,7 +33,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from airflow.sdk import BaseOperator, CronDataIntervalTimetable, dag
+from airflow.sdk import BaseNotifier, BaseOperator, CronDataIntervalTimetable, dag
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 DAG_ID = "retail_data_pipeline"
@@ -46,6 +53,10 @@ RETRY_DELAY = timedelta(minutes=float(os.environ.get("RETAIL_DAG_RETRY_DELAY_MIN
 # A failure whose output names one of these is a verdict on the data, not a glitch:
 # the task fails at once instead of being retried.
 NO_RETRY_MARKERS = ("DataQualityError", )
+
+# A Kedro run under Airflow hands its alert over on a line starting with this (retail_pipeline.alerts).
+ALERT_MARKER = "RETAIL_ALERT "
+ALERT_SEND_TIMEOUT = float(os.environ.get("RETAIL_ALERT_SEND_TIMEOUT_SECONDS") or 120)
 
 
 class KedroRunOperator(BaseOperator):
@@ -86,7 +97,9 @@ class KedroRunOperator(BaseOperator):
     def execute(self, context):
         cmd = self.command()
         # Plain, wide log lines in the task log (Kedro logs through rich, which wraps at 80).
-        env = {"COLUMNS": "200", **os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
+        env = {"COLUMNS": "200", **os.environ, "KEDRO_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1",
+               "RETAIL_ALERTS_VIA": "airflow"}   # the run hands its alert to RetailAlertNotifier
+        self.retail_alert = None
         self.log.info("Running in %s: %s", PROJECT_PATH, " ".join(cmd))
         tail: list[str] = []
         self._process = subprocess.Popen(
@@ -101,6 +114,8 @@ class KedroRunOperator(BaseOperator):
         assert self._process.stdout is not None
         for line in self._process.stdout:
             line = line.rstrip()
+            if line.startswith(ALERT_MARKER):
+                self.retail_alert = _handed_over(line, self.log)
             self.log.info("%s", line)
             tail = (tail + [line])[-200:]
         code = self._process.wait()
@@ -113,12 +128,90 @@ class KedroRunOperator(BaseOperator):
             + f" for run_date={self.run_date} exited with code {code}; see the log above."
         )
         if any(marker in output for marker in NO_RETRY_MARKERS):
-            raise AirflowFailException(message + " It is a data quality verdict: not retried.")
-        raise AirflowException(message)
+            error = AirflowFailException(message + " It is a data quality verdict: not retried.")
+        else:
+            error = AirflowException(message)
+        error.retail_alert = self.retail_alert   # for RetailAlertNotifier, if this was the last try
+        raise error
 
     def on_kill(self) -> None:
         if self._process is not None and self._process.poll() is None:
             os.killpg(self._process.pid, signal.SIGTERM)
+
+
+def _handed_over(line: str, log) -> dict | None:
+    try:
+        alert = json.loads(line[len(ALERT_MARKER):])
+        return alert if isinstance(alert, dict) else None
+    except ValueError:
+        log.warning("Ignoring an alert line that is not JSON: %s", line[:200])
+        return None
+
+
+def _log_url(ti) -> str | None:
+    try:
+        return ti.log_url
+    except Exception:  # noqa: BLE001 - a link is a nicety
+        return None
+
+
+class RetailAlertNotifier(BaseNotifier):
+    """Send the task's alert to the project's webhook, once per final outcome.
+
+    As on_failure_callback, Airflow calls it when the task failed for good (after its last
+    retry; a retry calls on_retry_callback, which alerts nothing). It sends what the task's Kedro
+    run handed over (the failed step and retailer, or the critical checks), else an alert made
+    from the Airflow context. As on_success_callback (`handed_over_only`), it sends only what the
+    run handed over: data-quality warnings. Sending runs `python -m retail_pipeline.alerts send`
+    in the project's interpreter, with the project's alert configuration of KEDRO_ENV; an alert
+    that cannot be sent is logged, never fails the task.
+    """
+
+    def __init__(self, *, handed_over_only: bool = False) -> None:
+        super().__init__()
+        self.handed_over_only = handed_over_only
+
+    def notify(self, context) -> None:
+        try:
+            alert = self.alert(context)
+            if alert is not None:
+                self.send(alert)
+        except Exception as exc:  # noqa: BLE001 - an alert must never fail or hang the task
+            self.log.warning("Could not send the alert: %s: %s", type(exc).__name__, exc)
+
+    def alert(self, context) -> dict | None:
+        task, ti, error = context.get("task"), context.get("ti"), context.get("exception")
+        alert = getattr(error, "retail_alert", None) or getattr(task, "retail_alert", None)
+        if alert is None and self.handed_over_only:
+            return None
+        if alert is None:
+            lines = [line.strip() for line in str(error or "unknown error").splitlines() if line.strip()]
+            alert = {
+                "kind": "failure",
+                "run_date": context.get("ds"),
+                "run_id": context.get("run_id"),
+                "retailers": list(getattr(task, "namespaces", None) or []),
+                "step": f"task {ti.task_id}",
+                "error": f"{type(error).__name__}: {' '.join(lines)}"[:1000],
+            }
+        return {**alert, "source": "airflow", "airflow": {
+            "dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": context.get("run_id"),
+            "logical_date": context.get("ds"), "try_number": ti.try_number,
+            "log_url": _log_url(ti),
+        }}
+
+    def send(self, alert: dict) -> None:
+        cmd = [KEDRO_PYTHON, "-m", "retail_pipeline.alerts", "send", "--env", KEDRO_ENV]
+        if KEDRO_CONF_SOURCE:
+            cmd += ["--conf-source", KEDRO_CONF_SOURCE]
+        env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "true"}
+        env.pop("RETAIL_ALERTS_VIA", None)
+        result = subprocess.run(cmd, cwd=PROJECT_PATH, env=env, input=json.dumps(alert, default=str),
+                                capture_output=True, text=True, timeout=ALERT_SEND_TIMEOUT)
+        for line in (result.stdout + result.stderr).splitlines()[-20:]:
+            self.log.info("alerts: %s", line)
+        if result.returncode != 0:
+            self.log.warning("python -m retail_pipeline.alerts send exited with code %s", result.returncode)
 
 
 @dag(
@@ -136,6 +229,8 @@ class KedroRunOperator(BaseOperator):
         retry_delay=RETRY_DELAY,
         retry_exponential_backoff=True,
         max_retry_delay=timedelta(minutes=60),
+        on_failure_callback=RetailAlertNotifier(),
+        on_success_callback=RetailAlertNotifier(handed_over_only=True),
     ),
 )
 def retail_data_pipeline():

@@ -1,17 +1,20 @@
 """Project settings: the config loader (the retailer registry is part of `globals`), the
-resolvers of the run window, the catalog class and the project hooks."""
+resolvers of the run window, the catalog class and the project hooks (registry, quality
+failure report, run summary, alerts)."""
 
 from kedro.config import OmegaConfigLoader
 from omegaconf import OmegaConf
 from omegaconf.resolvers import oc
 
+from retail_pipeline.alerts.hook import AlertHook
 from retail_pipeline.catalog import RetailContext, RetailDataCatalog
 from retail_pipeline.cli_hooks import RunReportHook
 from retail_pipeline.hooks import QualityReportHook, RegistryHook
 from retail_pipeline.registry import BASE_ENV, DEFAULT_ENV, with_codes
 from retail_pipeline.run_window import new_run_id, resolve_ingested_at, resolve_run_date, window_start
 
-HOOKS = (RegistryHook(), QualityReportHook(), RunReportHook())
+# AlertHook handles a failed run after QualityReportHook (trylast), so the report it links exists.
+HOOKS = (RegistryHook(), QualityReportHook(), RunReportHook(), AlertHook())
 
 
 class ConfigLoader(OmegaConfigLoader):
