@@ -9,9 +9,9 @@ the retailer's own datasets from catalog_ingestion.yml: `<code>.dq_summarize_zon
 with its registry entry `params:retailers.<code>`). Only their outputs leave the namespace,
 under undotted names (`dq_zone_counts_<code>`, `dq_zone_ids_<code>`, `dq_manifest_<code>`,
 `dq_source_ids_<code>`) that the global checks read: no node reads another namespace's dataset.
-Global inputs: the warehouse queries (`dq_*_query`, SQL files in sql/quality/) and
-`warehouse_star_schema` (the transformation's load; an input of `dq_collect_manifests` so the
-warehouse checks run after it).
+Global inputs: the warehouse queries (`dq_*_query`, SQL files in sql/quality/). Each
+retailer's `<code>.dq_read_manifest` also takes its `<code>.warehouse_star_schema` (the
+retailer's load; reading it returns its last load audit), so the checks run after the loads.
 Outputs: `dq_check_results` (warehouse table), `dq_report` / `dq_report_latest` (HTML).
 Thresholds and severities: parameters_quality.yml. When a step fails before the report is
 written, `hooks.QualityReportHook` writes one that says so.
@@ -30,15 +30,16 @@ WINDOW = {"run_date": "params:run_date", "lookback_days": "params:lookback_days"
 def _retailer_template() -> Pipeline:
     """What each retailer's files, manifest and source hold, one retailer at a time.
 
-    Ordered after the retailer's ingestion by data: zone files (the ingestion's output) ->
-    manifest -> source re-read. Nothing here waits for the (global) warehouse load: a global
-    node between two nodes of a namespace would interrupt it; the global checks wait for it.
+    Ordered after the retailer's ingestion and its warehouse load by data: zone files (the
+    ingestion's output) -> manifest (read once the retailer's load, `warehouse_star_schema` of
+    the namespace, is done) -> source re-read; the global checks take the manifests, so they
+    run after every retailer's load.
     """
     return Pipeline([
         Node(nodes.summarize_zone, ["raw_sales", "quarantined_sales"],
              ["dq_zone_counts", "dq_zone_ids"], name="dq_summarize_zone"),
         Node(nodes.manifest_after_ingestion,
-             {"manifest": "ingestion_manifest", "ingested": "dq_zone_counts"},
+             {"manifest": "ingestion_manifest", "ingested": "dq_zone_counts", "loaded": "warehouse_star_schema"},
              "dq_manifest", name="dq_read_manifest"),
         Node(nodes.source_ids,
              {"api_sales": "api_sales", "retailer": "params:retailer", **WINDOW, "ingested": "dq_manifest"},
@@ -78,8 +79,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     return per_retailer + Pipeline(
         [
             Node(nodes.collect_manifests,
-                 inputs={"last_load": "warehouse_star_schema",
-                         **{code: f"dq_manifest_{code}" for code in codes}},
+                 inputs={code: f"dq_manifest_{code}" for code in codes},
                  outputs="dq_manifests", name="dq_collect_manifests"),
             Node(nodes.collect_zone_counts, {code: f"dq_zone_counts_{code}" for code in codes},
                  "dq_zone_counts", name="dq_collect_zone_counts"),

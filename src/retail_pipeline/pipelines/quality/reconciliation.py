@@ -22,13 +22,13 @@ from .results import check_cfg, frame, money, result, retailers
 EMPTY_DAY = {"raw_rows": 0, "raw_amount": Decimal("0"), "quarantined_rows": 0}
 
 
-def manifest_after_ingestion(manifest: Any, ingested: Any = None) -> Any:
+def manifest_after_ingestion(manifest: Any, ingested: Any = None, loaded: Any = None) -> Any:
     """One retailer's ingestion manifest, as read (checked by `collect_manifests`).
 
     A node in the retailer's namespace, so the manifest leaves it under an undotted name.
-    `ingested` (the retailer's zone summary, made from the ingestion's output) is only an input
-    so that the manifest is read after the ingestion that writes it. It cannot wait for the
-    warehouse load: that global node would interrupt the retailer's namespace.
+    `ingested` (the retailer's zone summary, made from the ingestion's output) and `loaded` (the
+    retailer's last warehouse load audit, `<code>.warehouse_star_schema`) are only inputs so
+    that the manifest, and the checks after it, are read after the retailer's ingestion and load.
     """
     return manifest
 
@@ -36,8 +36,8 @@ def manifest_after_ingestion(manifest: Any, ingested: Any = None) -> Any:
 def collect_manifests(last_load: pd.DataFrame | None = None, **manifests: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Gather the ingestion manifests of the run, keyed by retailer code (the input names).
 
-    `last_load` (the transformation's `warehouse_star_schema`, i.e. the last load's audit) is
-    only an input so that Kedro and the Airflow DAG run the checks after the warehouse load.
+    `last_load` is not used (the loads are ordered before the manifests are read, see
+    `manifest_after_ingestion`); kept for callers that pass it.
     """
     collected = {}
     for code, manifest in manifests.items():
