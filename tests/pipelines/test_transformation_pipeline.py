@@ -39,7 +39,7 @@ def raw_zone() -> dict[str, pd.DataFrame]:
 
 def test_staging_accounts_for_every_raw_row_of_every_retailer(raw_zone):
     raw = raw_zone
-    staging = project_pipeline("transformation").only_nodes_with_namespaces(list(raw))
+    staging = project_pipeline("transformation").only_nodes(*(f"{code}.stage_sales" for code in raw))
     out = run(staging, {f"{code}.raw_sales": frame for code, frame in raw.items()})
 
     for code, rows in raw.items():

@@ -10,7 +10,7 @@ with its registry entry `params:retailers.<code>`). Only their outputs leave the
 under undotted names (`dq_zone_counts_<code>`, `dq_zone_ids_<code>`, `dq_manifest_<code>`,
 `dq_source_ids_<code>`) that the global checks read: no node reads another namespace's dataset.
 Global inputs: the warehouse queries (`dq_*_query`, SQL files in sql/quality/). Each
-retailer's `<code>.dq_read_manifest` also takes its `<code>.warehouse_star_schema` (the
+retailer's `<code>.dq_summarize_zone` also takes its `<code>.warehouse_star_schema` (the
 retailer's load; reading it returns its last load audit), so the checks run after the loads.
 Outputs: `dq_check_results` (warehouse table), `dq_report` / `dq_report_latest` (HTML).
 Thresholds and severities: parameters_quality.yml. When a step fails before the report is
@@ -31,15 +31,15 @@ def _retailer_template() -> Pipeline:
     """What each retailer's files, manifest and source hold, one retailer at a time.
 
     Ordered after the retailer's ingestion and its warehouse load by data: zone files (the
-    ingestion's output) -> manifest (read once the retailer's load, `warehouse_star_schema` of
-    the namespace, is done) -> source re-read; the global checks take the manifests, so they
-    run after every retailer's load.
+    ingestion's output, summarized once the retailer's load, `warehouse_star_schema` of the
+    namespace, is done) -> manifest -> source re-read; every global check takes what these
+    output, so the checks run after every retailer's load.
     """
     return Pipeline([
-        Node(nodes.summarize_zone, ["raw_sales", "quarantined_sales"],
+        Node(nodes.summarize_zone, ["raw_sales", "quarantined_sales", "warehouse_star_schema"],
              ["dq_zone_counts", "dq_zone_ids"], name="dq_summarize_zone"),
         Node(nodes.manifest_after_ingestion,
-             {"manifest": "ingestion_manifest", "ingested": "dq_zone_counts", "loaded": "warehouse_star_schema"},
+             {"manifest": "ingestion_manifest", "ingested": "dq_zone_counts"},
              "dq_manifest", name="dq_read_manifest"),
         Node(nodes.source_ids,
              {"api_sales": "api_sales", "retailer": "params:retailer", **WINDOW, "ingested": "dq_manifest"},

@@ -22,13 +22,13 @@ from .results import check_cfg, frame, money, result, retailers
 EMPTY_DAY = {"raw_rows": 0, "raw_amount": Decimal("0"), "quarantined_rows": 0}
 
 
-def manifest_after_ingestion(manifest: Any, ingested: Any = None, loaded: Any = None) -> Any:
+def manifest_after_ingestion(manifest: Any, ingested: Any = None) -> Any:
     """One retailer's ingestion manifest, as read (checked by `collect_manifests`).
 
     A node in the retailer's namespace, so the manifest leaves it under an undotted name.
-    `ingested` (the retailer's zone summary, made from the ingestion's output) and `loaded` (the
-    retailer's last warehouse load audit, `<code>.warehouse_star_schema`) are only inputs so
-    that the manifest, and the checks after it, are read after the retailer's ingestion and load.
+    `ingested` (the retailer's zone summary, made from the ingestion's output after the
+    retailer's load) is only an input so that the manifest is read after the ingestion that
+    writes it and after the load.
     """
     return manifest
 
@@ -56,8 +56,12 @@ def _ids(part: pd.DataFrame | None) -> pd.DataFrame:
                          "transaction_id": ids.to_numpy()})
 
 
-def summarize_zone(raw: pd.DataFrame, quarantine: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+def summarize_zone(raw: pd.DataFrame, quarantine: pd.DataFrame,
+                   loaded: Any = None) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
     """One retailer's window in the raw and quarantine zone files, as counted and as ids.
+
+    `loaded` (the retailer's last load audit, `<code>.warehouse_star_schema`) is only an input
+    so that this node, and every check after it, runs after the retailer's warehouse load.
 
     Returns {sale_date: {raw_rows, raw_amount, quarantined_rows}} (what the files hold, so
     reconciliation compares files, not the manifest with itself) and the ids of the files'
