@@ -304,9 +304,12 @@ def run_kedro_transformation(workdir: Path, raw_zone: Path, url: str) -> float:
     (conf / "local" / "globals.yml").write_text(yaml.safe_dump({"raw_zone": str(raw_zone),
                                                                  "reporting": str(workdir / "reporting")}))
     creds = {"warehouse": {"con": url}, "warehouse_reader": {"con": url}}
-    for n in (1, 2, 3):
-        creds[f"retailer_{n}_api"] = {"base_url": f"http://127.0.0.1:{5000 + n}", "api_key": "unused"}
-        creds[f"retailer_{n}_db"] = {"con": "postgresql://unused:unused@127.0.0.1:1/unused"}
+    from retail_pipeline.registry import project_retailers
+
+    for n, code in enumerate(project_retailers(), start=1):  # every registry retailer (the catalog needs all)
+        creds[f"{code}_api"] = {"base_url": f"http://127.0.0.1:{5000 + n}", "api_key": "unused",
+                                "client_id": "unused", "client_secret": "unused"}
+        creds[f"{code}_db"] = {"con": "postgresql://unused:unused@127.0.0.1:1/unused"}
     creds["raw_zone"] = {}
     (conf / "local" / "credentials.yml").write_text(yaml.safe_dump(creds))
     configure_project("retail_pipeline")
