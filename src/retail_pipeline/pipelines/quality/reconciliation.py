@@ -26,21 +26,32 @@ def manifest_after_ingestion(manifest: Any, ingested: Any = None) -> Any:
     """One retailer's ingestion manifest, as read (checked by `collect_manifests`).
 
     A node in the retailer's namespace, so the manifest leaves it under an undotted name.
-    `ingested` (the retailer's zone summary, made from the ingestion's output after the
-    retailer's load) is only an input so that the manifest is read after the ingestion that
-    writes it and after the load.
+    `ingested` (the retailer's zone summary, made from the ingestion's output) is only an input
+    so that the manifest is read after the ingestion that writes it.
     """
     return manifest
 
 
-def collect_manifests(last_load: pd.DataFrame | None = None, **manifests: dict[str, Any]) -> dict[str, dict[str, Any]]:
+LOADED = "__loaded"  # input name suffix of a retailer's last load (`<code>__loaded`)
+
+
+def after_load(last_load: pd.DataFrame) -> int:
+    """A retailer's last load audit (`<code>.warehouse_star_schema`) -> its row count, handed to
+    the global checks (`dq_loaded_<code>`) only so that they run after the retailer's load."""
+    return int(len(last_load)) if last_load is not None else 0
+
+
+def collect_manifests(last_load: pd.DataFrame | None = None, **manifests: Any) -> dict[str, dict[str, Any]]:
     """Gather the ingestion manifests of the run, keyed by retailer code (the input names).
 
-    `last_load` is not used (the loads are ordered before the manifests are read, see
-    `manifest_after_ingestion`); kept for callers that pass it.
+    Inputs named `<code>__loaded` (`dq_loaded_<code>`, see `after_load`) and `last_load` are
+    only there so that Kedro and the Airflow DAG run the
+    checks after the warehouse loads; they are ignored.
     """
     collected = {}
     for code, manifest in manifests.items():
+        if code.endswith(LOADED):
+            continue
         if not isinstance(manifest, dict):
             raise ValueError(f"ingestion manifest of {code} is not a JSON object: {type(manifest).__name__}")
         collected[manifest.get("retailer_code") or code] = manifest
@@ -56,12 +67,8 @@ def _ids(part: pd.DataFrame | None) -> pd.DataFrame:
                          "transaction_id": ids.to_numpy()})
 
 
-def summarize_zone(raw: pd.DataFrame, quarantine: pd.DataFrame,
-                   loaded: Any = None) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+def summarize_zone(raw: pd.DataFrame, quarantine: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
     """One retailer's window in the raw and quarantine zone files, as counted and as ids.
-
-    `loaded` (the retailer's last load audit, `<code>.warehouse_star_schema`) is only an input
-    so that this node, and every check after it, runs after the retailer's warehouse load.
 
     Returns {sale_date: {raw_rows, raw_amount, quarantined_rows}} (what the files hold, so
     reconciliation compares files, not the manifest with itself) and the ids of the files'
