@@ -116,7 +116,7 @@ class RunReportHook:
         retailers = sorted(name.split(".")[0] for name in outputs if name.endswith(".raw_sales"))
         parts = []
         for wanted, count in ((retailers, lambda: _extracted(catalog, retailers)),
-                              ("warehouse_star_schema" in outputs, lambda: self._loaded(run_id)),
+                              (any(name.split(".")[-1] == "warehouse_star_schema" for name in outputs), lambda: self._loaded(run_id)),
                               ("dq_check_results" in outputs, lambda: self._checked(run_id))):
             if wanted:
                 try:

@@ -1,6 +1,6 @@
 """The transformation pipeline on an in-memory catalog: the raw rows ingestion wrote, in; staged
-rows, warehouse quarantine and the star-schema load (the frames `warehouse_star_schema` saves
-in one transaction), out.
+rows, warehouse quarantine and each retailer's star-schema load (the frames
+`<code>.warehouse_star_schema` saves in one transaction), out.
 
 Accounting: per retailer, raw rows = staged rows + warehouse-quarantined rows; the load's facts
 are the staged rows, and its audit counts both.
@@ -39,33 +39,41 @@ def raw_zone() -> dict[str, pd.DataFrame]:
 
 def test_staging_accounts_for_every_raw_row_of_every_retailer(raw_zone):
     raw = raw_zone
-    staging = project_pipeline("transformation").only_nodes_with_namespaces(list(raw))
+    staging = project_pipeline("transformation").only_nodes(*(f"{code}.stage_sales" for code in raw))
     out = run(staging, {f"{code}.raw_sales": frame for code, frame in raw.items()})
 
     for code, rows in raw.items():
-        staged, held = out[f"staged_sales_{code}"], out[f"warehouse_quarantine_rows_{code}"]
+        staged, held = out[f"{code}.staged_sales"], out[f"{code}.warehouse_quarantine_rows"]
         assert len(staged) + len(held) == len(rows), code
         assert sorted([*staged["transaction_id"], *held["transaction_id"]]) == sorted(rows["transaction_id"])
-    held = out["warehouse_quarantine_rows_retailer_4"]
+    held = out["retailer_4.warehouse_quarantine_rows"]
     assert list(held["transaction_id"]) == ["WEB-20240113-000002-1"]
     assert "time zone" in held["reason"].iloc[0] and held["sale_date"].iloc[0] == "2024-01-12"
-    staged = out["staged_sales_retailer_4"].set_index("transaction_id")
+    staged = out["retailer_4.staged_sales"].set_index("transaction_id")
     # 00:30 in Paris is 23:30Z the day before: the business day is the local one
     assert staged.loc["WEB-20240115-000001-1", "date_id"] == 20240115
 
 
 def test_the_load_holds_every_staged_row_and_audits_both_sides(raw_zone):
+    """One load per retailer (`<code>.warehouse_star_schema`), each of its own rows only."""
     raw = raw_zone
     out = run(project_pipeline("transformation"), {f"{code}.raw_sales": frame for code, frame in raw.items()})
-    load = out["warehouse_star_schema"]
+    loads = {code: out[f"{code}.warehouse_star_schema"] for code in raw}
+    for code, one in loads.items():
+        assert one["retailers"] == [code]
+        assert set(one["audit"]["retailer_code"]) == {code}
+        assert set(one["quarantine"]["retailer_code"]) <= {code}
+    facts = pd.concat([one["facts"] for one in loads.values()], ignore_index=True)
+    held = pd.concat([one["quarantine"] for one in loads.values()], ignore_index=True)
+    audit = pd.concat([one["audit"] for one in loads.values()], ignore_index=True)
+    load = loads["retailer_1"]
 
-    facts, held, audit = load["facts"], load["quarantine"], load["audit"]
     assert len(facts) + len(held) == sum(len(rows) for rows in raw.values()) == 10
     assert (int(audit["rows_loaded"].sum()), int(audit["rows_quarantined"].sum())) == (len(facts), len(held))
     assert round(audit["total_amount_loaded"].sum(), 2) == round(facts["total_amount"].sum(), 2)
     assert load["window"] == {"start": "2024-01-12", "end": "2024-01-15"} and load["run_id"] == "run-test"
     registry = conf_parameters()["retailers"]
-    dim_retailer = load["dimensions"]["dim_retailer"].set_index("retailer_code")
+    dim_retailer = pd.concat([one["dimensions"]["dim_retailer"] for one in loads.values()]).set_index("retailer_code")
     assert dim_retailer["retailer_id"].to_dict() == {code: entry["retailer_id"] for code, entry in registry.items()}
     ids = dict(zip(dim_retailer.index, dim_retailer["retailer_id"]))
     per_retailer = facts["retailer_id"].value_counts().to_dict()

@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.kedro_project import RETAILERS
+from tests.fixtures.retailers import api_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 DAG_FILE = ROOT / "airflow" / "dags" / "retail_pipeline_dag.py"
 DAG_ID = "retail_data_pipeline"
-CODES = list(RETAILERS)  # the registry, conf/base/retailers.yml: one extraction task each
-EXTRACTIONS = [f"extract_{code}" for code in CODES]
+CODES = list(RETAILERS)  # the registry, conf/base/retailers.yml: one task group each
+EXTRACTIONS = [f"{code}.extract" for code in CODES]
+LOADS = [f"{code}.load" for code in CODES]
 
 # Run inside the Airflow venv: parse the DAG folder with Airflow's own DagBag and describe it.
 DESCRIBE = r"""
@@ -35,6 +37,8 @@ for task in dag.tasks:
         "pipeline": task.pipeline,
         "namespaces": task.namespaces,
         "upstream": sorted(task.upstream_task_ids),
+        "trigger_rule": str(getattr(task.trigger_rule, "value", task.trigger_rule)),
+        "group": task.task_group.group_id if task.task_group else None,
         "run_date": task.run_date,
         "run_id": task.kedro_run_id,
         "retries": task.retries,
@@ -101,13 +105,16 @@ def test_dag_shape_schedule_and_retries(dag_description):
     assert dag["cron"] == "0 2 * * *"
     assert dag["catchup"] is False and dag["max_active_runs"] == 1
     tasks = dag["tasks"]
-    assert set(tasks) == {*EXTRACTIONS, "transform", "quality"}
-    for code, task_id in zip(CODES, EXTRACTIONS, strict=True):
-        assert tasks[task_id]["pipeline"] == "ingestion"
-        assert tasks[task_id]["namespaces"] == [code]
-        assert tasks[task_id]["upstream"] == []                  # they run in parallel
-    assert tasks["transform"]["upstream"] == EXTRACTIONS
-    assert tasks["quality"]["upstream"] == ["transform"]
+    assert set(tasks) == {*EXTRACTIONS, *LOADS, "quality"}
+    for code, extract, load in zip(CODES, EXTRACTIONS, LOADS, strict=True):
+        assert tasks[extract]["group"] == tasks[load]["group"] == code   # one task group per retailer
+        assert tasks[extract]["pipeline"] == "ingestion" and tasks[extract]["namespaces"] == [code]
+        assert tasks[extract]["upstream"] == []                  # the groups run in parallel
+        assert tasks[load]["pipeline"] == "transformation" and tasks[load]["namespaces"] == [code]
+        assert tasks[load]["upstream"] == [extract]               # its own extraction only
+        assert tasks[extract]["trigger_rule"] == tasks[load]["trigger_rule"] == "all_success"
+    assert tasks["quality"]["upstream"] == sorted(LOADS)
+    assert tasks["quality"]["trigger_rule"] == "all_done"        # runs even when a retailer failed
     for task in tasks.values():
         assert task["operator"] == "KedroRunOperator"
         assert task["run_date"] == "{{ ds }}" and task["run_id"] == "{{ run_id }}"
@@ -208,7 +215,7 @@ def test_airflow_runs_the_dag_for_a_day(airflow_run, prod_warehouse, seed_days):
     states = airflow_run.task_states(day)
     assert result.returncode == 0, _failure(result, airflow_run, day)
     assert states and all(state == "success" for state, _ in states.values()), _failure(result, airflow_run, day)
-    assert set(states) == {*EXTRACTIONS, "transform", "quality"}
+    assert set(states) == {*EXTRACTIONS, *LOADS, "quality"}
 
     # The warehouse holds the day, for every retailer, stamped with the Airflow run id.
     run_id = airflow_run.run_id(day)
@@ -238,10 +245,49 @@ def test_critical_quality_failure_fails_the_quality_task(airflow_run, prod_wareh
     states = airflow_run.task_states(day)
     assert result.returncode != 0, _failure(result, airflow_run, day)
     assert states["quality"] == ("failed", 1), _failure(result, airflow_run, day)
-    for task_id in (*EXTRACTIONS, "transform"):
+    for task_id in (*EXTRACTIONS, *LOADS):
         assert states[task_id][0] == "success", _failure(result, airflow_run, day)
     assert "DataQualityError" in result.stdout + result.stderr
     failed = prod_warehouse.query(
         "SELECT retailer_code, check_name FROM dq_check_results WHERE run_id = %s AND NOT passed "
         "AND severity = 'critical'", (airflow_run.run_id(day),))
     assert (silent, "volume_rows") in failed
+
+
+@pytest.mark.airflow
+def test_a_failed_extraction_holds_back_no_other_retailer_and_quality_names_it(
+        airflow_venv, prod_warehouse, prod_conf, retailer_apis, seed_days, tmp_path_factory):
+    """One retailer's API refuses the credentials: its extraction fails (its load does not run),
+    every other retailer is extracted and loaded, and quality still runs (all_done) and fails
+    naming the retailer."""
+    day = "2024-05-07"
+    broken = CODES[0]
+    seed_days("2024-05-04", day, rows_per_day=30)
+    conf = tmp_path_factory.mktemp("airflow-broken-conf")
+    import shutil
+
+    shutil.copytree(prod_conf.conf, conf / "conf")
+    credentials = {f"{broken}_api": {**api_credentials(retailer_apis[broken]),
+                                     **{k: "wrong-secret" for k in ("api_key", "client_secret")
+                                        if k in retailer_apis[broken]}}}
+    import yaml
+
+    path = conf / "conf" / "local" / "credentials.yml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **credentials}, sort_keys=False))
+    run = AirflowRun(airflow_venv, tmp_path_factory.mktemp("airflow-home-broken"), conf / "conf")
+    assert run.airflow("db", "migrate").returncode == 0
+    result = run.dags_test(day)
+    states = run.task_states(day)
+    assert result.returncode != 0, _failure(result, run, day)
+    assert states[f"{broken}.extract"][0] == "failed", _failure(result, run, day)
+    assert states[f"{broken}.load"][0] == "upstream_failed", _failure(result, run, day)
+    for code in CODES[1:]:
+        assert states[f"{code}.extract"][0] == states[f"{code}.load"][0] == "success", _failure(result, run, day)
+    assert states["quality"][0] == "failed", _failure(result, run, day)
+    loaded = dict(prod_warehouse.query(
+        """SELECT r.retailer_code, count(*) FROM fact_sales f JOIN dim_retailer r USING (retailer_id)
+           WHERE f.date_id = 20240507 AND f.run_id = %s GROUP BY 1""", (run.run_id(day),)))
+    assert set(loaded) == set(CODES[1:])            # the others' facts are in
+    log = (run.home / f"dags-test-{day}.log").read_text()
+    named = [line for line in log.splitlines() if "no ingestion manifest" in line]
+    assert named and all(broken in line for line in named), _failure(result, run, day)  # quality names it

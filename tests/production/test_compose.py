@@ -43,8 +43,11 @@ def services(compose) -> dict:
     return compose["services"]
 
 
+CELERY = {"airflow-broker", "airflow-worker"}  # the `celery` profile
+
+
 def test_every_service_is_declared(services):
-    assert set(services) == set(LONG_RUNNING) | ONE_SHOT
+    assert set(services) == set(LONG_RUNNING) | ONE_SHOT | CELERY
     # the contract's four retailers, on their published ports
     for n in (1, 2, 3, 4):
         assert f"{5000 + n}:{5000 + n}" in services[f"retailer-{n}-api"]["ports"]
@@ -211,3 +214,19 @@ def test_docker_credentials_reference_the_environment_only():
         assert secrets and all(v.startswith("${oc.env:") for v in secrets.values()), code
     assert set(parsed["retailer_4_api"]) == {"base_url", "client_id", "client_secret"}
     assert all(parsed["raw_zone"][k].startswith("${oc.env:") for k in ("key", "secret"))
+
+
+def test_the_celery_profile_adds_a_broker_and_workers_running_the_same_tasks(services):
+    """`AIRFLOW_EXECUTOR=CeleryExecutor docker compose --profile celery up`: the DAG's per-retailer
+    tasks spread over workers built like the scheduler (the project in /opt/retail)."""
+    for name in CELERY:
+        assert services[name]["profiles"] == ["celery"], name
+        assert services[name]["healthcheck"]["test"], name
+    worker, scheduler = services["airflow-worker"], services["airflow-scheduler"]
+    assert worker["command"] == ["celery", "worker"]
+    assert worker["build"] == scheduler["build"] and worker["volumes"] == scheduler["volumes"]
+    assert worker["depends_on"]["airflow-broker"]["condition"] == "service_healthy"
+    env = scheduler["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}"
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://airflow-broker:6379/0"
+    assert "profiles" not in scheduler  # the default stack is unchanged

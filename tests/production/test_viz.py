@@ -55,7 +55,7 @@ def test_site_has_the_three_pipelines_with_their_nodes_and_datasets(viz_build):
     expected = {
         "ingestion": ({"ingest_sales"}, {"retailer_1.api_sales", "retailer_2.raw_sales"}),
         "transformation": ({"stage_sales", "build_star_schema"},
-                           {"retailer_1.raw_sales", "staged_sales_retailer_1", "warehouse_star_schema"}),
+                           {"retailer_1.raw_sales", "retailer_1.staged_sales", "retailer_1.warehouse_star_schema"}),
         "quality": ({"dq_reread_source", "dq_check_volume", "dq_assemble_results", "dq_render_report", "dq_gate"},
                     {"retailer_3.ingestion_manifest", "dq_manifest_retailer_3", "dq_volume_query",
                      "dq_check_results", "dq_report"}),
@@ -75,8 +75,8 @@ def test_datasets_are_grouped_in_layers(viz_build):
     layer_of = {n["name"]: n.get("layer") for n in main["nodes"] if n["type"] == "data"}
     assert layer_of["retailer_1.raw_sales"] == "raw"
     assert layer_of["retailer_2.quarantined_sales"] == "raw"
-    assert layer_of["staged_sales_retailer_1"] == "intermediate"
-    assert layer_of["warehouse_quarantine_rows_retailer_3"] == "intermediate"
+    assert layer_of["retailer_1.staged_sales"] == "intermediate"
+    assert layer_of["retailer_3.warehouse_quarantine_rows"] == "intermediate"
     assert layer_of["dq_zone_ids_retailer_2"] == "intermediate"
-    assert layer_of["warehouse_star_schema"] == "primary"
+    assert layer_of["retailer_2.warehouse_star_schema"] == "primary"
     assert layer_of["dq_report"] == "reporting"

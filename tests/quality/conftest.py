@@ -78,7 +78,7 @@ class Warehouse:
             return cur.fetchall() if cur.description else None
 
     def add_day(self, day: date) -> int:
-        """dim_date row and the fact partition of `day`; returns its date_id."""
+        """dim_date row and the fact partitions of `day` (one per retailer); returns its date_id."""
         date_id = int(day.strftime("%Y%m%d"))
         if day not in self._days:
             self.execute(
@@ -86,8 +86,8 @@ class Warehouse:
                    ON CONFLICT DO NOTHING""",
                 (date_id, day, day.year, (day.month - 1) // 3 + 1, day.month, day.isocalendar()[1],
                  day.day, day.isoweekday(), day.strftime("%A"), day.isoweekday() >= 6))
-            self.execute(f"CREATE TABLE IF NOT EXISTS fact_sales_{date_id} PARTITION OF fact_sales "
-                         f"FOR VALUES FROM ({date_id}) TO ({date_id + 1})")
+            for rid in sorted(set(RETAILERS.values())):  # each retailer's partition of the day
+                self.execute("SELECT fact_sales_day_partition(%s, %s)", (rid, date_id))
             self._days.add(day)
         return date_id
 

@@ -172,14 +172,16 @@ def test_day_tables_carry_the_rules_and_attach(warehouse, quantity, price, total
         with pytest.raises(psycopg2.errors.CheckViolation, match=rule):
             cur.execute(FACT.format(table="day_load"), (2, 20240305, "BAD", quantity, price, total))
         cur.execute("ROLLBACK TO SAVEPOINT s")
-        cur.execute("ALTER TABLE fact_sales ATTACH PARTITION day_load FOR VALUES FROM (20240305) TO (20240306)")
+        cur.execute("SELECT fact_sales_retailer_partition(1)")  # the retailer's sub-parent
+        cur.execute("ALTER TABLE fact_sales_r1 ATTACH PARTITION day_load FOR VALUES FROM (20240305) TO (20240306)")
         cur.execute("SELECT count(*) FROM fact_sales")
         assert cur.fetchone() == (1,)
         conn.rollback()
         # a day table without the rules cannot become a partition
+        cur.execute("SELECT fact_sales_retailer_partition(1)")
         cur.execute("CREATE TABLE day_bare (LIKE fact_sales INCLUDING DEFAULTS)")
         with pytest.raises(psycopg2.errors.DatatypeMismatch, match="missing constraint"):
-            cur.execute("ALTER TABLE fact_sales ATTACH PARTITION day_bare FOR VALUES FROM (20240305) TO (20240306)")
+            cur.execute("ALTER TABLE fact_sales_r1 ATTACH PARTITION day_bare FOR VALUES FROM (20240305) TO (20240306)")
 
 
 def _constraint(warehouse, name: str) -> list[tuple]:
@@ -190,7 +192,11 @@ def _constraint(warehouse, name: str) -> list[tuple]:
 def test_a_change_of_the_rules_reaches_the_constraints_and_old_rows_are_named(warehouse, monkeypatch):
     with closing(psycopg2.connect(warehouse.dsn)) as conn, conn, conn.cursor() as cur:
         _day_fixture(cur, 20240305)
-        cur.execute("CREATE TABLE fact_sales_20240305 PARTITION OF fact_sales FOR VALUES FROM (20240305) TO (20240306)")
+        # a retailer-day partition built the loader's way: LIKE fact_sales (local copies of the
+        # rules), attached under the retailer's sub-parent, two levels down
+        cur.execute("SELECT fact_sales_retailer_partition(1)")
+        cur.execute("CREATE TABLE fact_sales_r1_20240305 (LIKE fact_sales INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+        cur.execute("ALTER TABLE fact_sales_r1 ATTACH PARTITION fact_sales_r1_20240305 FOR VALUES FROM (20240305) TO (20240306)")
         cur.execute(FACT.format(table="fact_sales"), (1, 20240305, "T-1", 2, "900000.00", "1800000.00"))
     assert all(valid for *_, valid in _constraint(warehouse, "fact_sales_unit_price_rule"))  # none NOT VALID
     assert migrate.apply_migrations(warehouse.url) == []  # idempotent while the rules stand
@@ -199,7 +205,7 @@ def test_a_change_of_the_rules_reaches_the_constraints_and_old_rows_are_named(wa
     monkeypatch.setattr(migrate, "SALE_RULES", raised)
     assert migrate.apply_migrations(warehouse.url) == ["007_sale_rules.sql"]
     defs = _constraint(warehouse, "fact_sales_unit_price_rule")
-    assert [table for table, *_ in defs] == ["fact_sales", "fact_sales_20240305"]
+    assert [table for table, *_ in defs] == ["fact_sales", "fact_sales_r1", "fact_sales_r1_20240305"]
     assert all("2000000" in definition and valid for _, definition, valid in defs)
 
     # lowered below a stored row: the migration refuses, naming the day, the rule and the repair

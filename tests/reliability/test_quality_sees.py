@@ -123,7 +123,7 @@ def test_item3_a_line_on_two_days_fails_uniqueness(scenario):
     # the loader role copies a 03-06 line of retailer_2 into the partition of 03-01
     txn = s.wh.query("SELECT f.transaction_id FROM fact_sales f JOIN dim_retailer r USING (retailer_id) "
                      "WHERE r.retailer_code = 'retailer_2' AND f.date_id = 20240306 ORDER BY 1 LIMIT 1")[0][0]
-    s.wh.query("""INSERT INTO fact_sales_20240301 (sale_id, date_id, product_id, customer_id, store_id, retailer_id,
+    s.wh.query("""INSERT INTO fact_sales_r2_20240301 (sale_id, date_id, product_id, customer_id, store_id, retailer_id,
                       transaction_id, quantity, unit_price, total_amount, discount_percentage, tax_amount,
                       shipping_cost, transaction_ts, run_id)
                   SELECT sale_id, 20240301, product_id, customer_id, store_id, retailer_id, transaction_id,
@@ -138,7 +138,7 @@ def test_item3_a_line_on_two_days_fails_uniqueness(scenario):
     assert row["details"]["sample"][0]["days"] == ["2024-03-01", "2024-03-06"]
     assert f"{txn} (product " in row["details"]["message"] and "on 2024-03-01, 2024-03-06" in row["details"]["message"]
 
-    s.wh.query("DELETE FROM fact_sales_20240301 WHERE run_id = 'planted'")
+    s.wh.query("DELETE FROM fact_sales_r2_20240301 WHERE run_id = 'planted'")
     s.quality("unique")
     assert ("uniqueness", "retailer_2") not in s.failed("unique")
     s.accounted()

@@ -61,7 +61,10 @@ def test_catalog_attaches_the_validator(wh_project):
     with KedroSession.create(project_path=PROJECT_ROOT, conf_source=str(wh_project.conf),
                              runtime_params={"run_date": "2024-01-15"}) as session:
         catalog = session.load_context().catalog
-        assert catalog.validator_specs["warehouse_star_schema"].class_path.endswith("StarSchemaValidator")
+        for code in ("retailer_1", "retailer_3"):  # the factory `{retailer}.warehouse_star_schema`
+            assert f"{code}.warehouse_star_schema" in catalog
+            catalog.get(f"{code}.warehouse_star_schema")
+            assert catalog.validator_specs[f"{code}.warehouse_star_schema"].class_path.endswith("StarSchemaValidator")
 
 
 def test_backfill_resumes_after_interruption(wh_project, tmp_path, monkeypatch):

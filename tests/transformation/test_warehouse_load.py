@@ -29,8 +29,7 @@ def snapshot(wh) -> dict:
         "quarantine": wh.query("SELECT retailer_code, transaction_id, sale_date, reason FROM warehouse_quarantine ORDER BY 1, 2"),
         "mart": wh.query("SELECT date_id, retailer_code, store_external_id, transactions, revenue FROM mart_daily_sales ORDER BY 1, 2, 3"),
         "monthly": wh.query("SELECT * FROM mart_monthly_category_sales ORDER BY 1, 2, 3, 5"),
-        "partitions": wh.query("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                               "WHERE i.inhparent = 'fact_sales'::regclass ORDER BY 1"),
+        "partitions": wh.query("SELECT relid::text, level FROM pg_partition_tree('fact_sales') ORDER BY 1"),
     }
 
 
@@ -78,11 +77,13 @@ def test_first_load_builds_the_star_schema(wh_project):
     quarantine = dict(wh.query("SELECT transaction_id, reason FROM warehouse_quarantine"))
     assert set(quarantine) == {"TXN-2", "S-2"}
     assert "product_sku" in quarantine["TXN-2"] and "store_external_id" in quarantine["S-2"]
-    # dim_date complete for the window, one partition per day
+    # dim_date complete for the window; fact_sales partitioned by retailer, then one partition
+    # per retailer and window day
     assert wh.scalar("SELECT count(*) FROM dim_date WHERE date_id BETWEEN 20240114 AND 20240115") == 2
-    assert [r[0] for r in wh.query("SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                                   "WHERE i.inhparent = 'fact_sales'::regclass ORDER BY 1")] == [
-        "fact_sales_20240114", "fact_sales_20240115"]
+    tree = wh.query("SELECT relid::text, level FROM pg_partition_tree('fact_sales') WHERE level > 0 ORDER BY 2, 1")
+    ids = sorted(entry["retailer_id"] for entry in REGISTRY.values())  # every registry retailer loads
+    assert tree == sorted([(f"fact_sales_r{n}", 1) for n in ids], key=lambda r: r[0]) + sorted(
+        [(f"fact_sales_r{n}_{d}", 2) for n in ids for d in (20240114, 20240115)], key=lambda r: r[0])
     # audit: one row per retailer of the registry and day; facts + quarantine = source rows
     audit = wh.query("SELECT retailer_code, sale_date::text, rows_loaded, total_amount_loaded, rows_quarantined "
                      "FROM load_audit WHERE run_id = 'run-1' ORDER BY 1, 2")

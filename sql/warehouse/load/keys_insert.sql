@@ -8,6 +8,7 @@ SELECT n.retailer_id, n.transaction_id, n.product_id, n.date_id
 FROM tmp_new_lines n
 WHERE NOT EXISTS (SELECT 1 FROM fact_sales o
                   WHERE o.date_id BETWEEN %(lo)s AND %(hi)s
+                    AND o.retailer_id = ANY(%(retailer_ids)s)  -- the load's retailers' partitions only
                     AND o.retailer_id = n.retailer_id AND o.transaction_id = n.transaction_id)
 ORDER BY n.retailer_id, n.transaction_id  -- key order: the index is appended to, not scattered
 {on_conflict}

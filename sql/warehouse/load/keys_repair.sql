@@ -2,7 +2,7 @@
 -- window days without that line go, and every line of the load gets its key. Lines whose key
 -- points elsewhere were handled before by keys_elsewhere.sql.
 DELETE FROM fact_sales_key k
-WHERE k.date_id BETWEEN %(lo)s AND %(hi)s
+WHERE k.date_id BETWEEN %(lo)s AND %(hi)s AND k.retailer_id = ANY(%(retailer_ids)s)
   AND NOT EXISTS (SELECT 1 FROM tmp_new_lines n
                   WHERE n.retailer_id = k.retailer_id AND n.transaction_id = k.transaction_id
                     AND n.product_id = k.product_id AND n.date_id = k.date_id);

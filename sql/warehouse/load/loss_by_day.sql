@@ -10,7 +10,8 @@ WITH lost AS (
     GROUP BY 1, 2
 )
 SELECT r.retailer_code, to_date(l.date_id::text, 'YYYYMMDD') AS day,
-       (SELECT count(*) FROM fact_sales f WHERE f.date_id = l.date_id AND f.retailer_id = l.retailer_id) AS held,
+       (SELECT count(*) FROM fact_sales f WHERE f.date_id = l.date_id AND f.retailer_id = l.retailer_id
+          AND f.retailer_id = ANY(%(retailer_ids)s)) AS held,
        l.lost
 FROM lost l JOIN dim_retailer r USING (retailer_id)
 ORDER BY 1, 2

@@ -4,6 +4,7 @@ WITH gone AS (
     DELETE FROM fact_sales f
     USING tmp_moved_in m
     WHERE f.date_id = %(from_date_id)s AND m.from_date_id = %(from_date_id)s
+      AND f.retailer_id = ANY(%(retailer_ids)s)  -- the load's retailers' partitions only
       AND f.retailer_id = m.retailer_id AND f.transaction_id = m.transaction_id
     RETURNING f.retailer_id, f.transaction_id, f.product_id, f.quantity, f.total_amount, m.date_id AS to_date_id
 )

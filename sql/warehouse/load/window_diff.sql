@@ -9,4 +9,5 @@ SELECT o.retailer_id, o.transaction_id, o.product_id AS old_product_id, o.date_i
 FROM fact_sales o
 LEFT JOIN tmp_new_lines n ON n.retailer_id = o.retailer_id AND n.transaction_id = o.transaction_id
 WHERE o.date_id BETWEEN %(lo)s AND %(hi)s
+  AND o.retailer_id = ANY(%(retailer_ids)s)  -- the load's retailers only (pruned at plan time)
   AND (n.date_id IS NULL OR n.date_id <> o.date_id OR n.product_id <> o.product_id)

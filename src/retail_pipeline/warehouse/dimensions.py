@@ -1,5 +1,7 @@
-"""Dimension upserts of a load: COPY the members into temp tables, refuse unknown retailers and
-key collisions, update changed type 1 attributes, insert new members (all set-based)."""
+"""Dimension upserts of a load, in two steps: stage (COPY the members into temp tables, refuse
+unknown retailers and key collisions: reads only, runs in parallel with other retailers' loads)
+and apply (under the dimension lock: update changed type 1 attributes, insert new members; all
+set-based)."""
 
 from __future__ import annotations
 
@@ -28,13 +30,14 @@ def _columns(columns, prefix: str = "") -> sql.Composed:
     return sql.SQL(", ").join(sql.SQL(prefix) + sql.Identifier(c) for c in columns)
 
 
-def upsert_dimensions(cur, dims: dict[str, pd.DataFrame], run_id: str, start: date, end: date,
-                      step: Callable[[str], None]) -> None:
-    retailers = dims["dim_retailer"]
-    cur.executemany(text("dim_retailer"), [
-        (int(r.retailer_id), str(r.retailer_code), str(r.retailer_name)) for r in retailers.itertuples()])
-    cur.execute(text("dim_date"), {"start": start, "end": end})
-    for name, (key, natural, attributes, columns) in DIMENSIONS.items():
+def stage_dimensions(cur, dims: dict[str, pd.DataFrame], step: Callable[[str], None],
+                     loading_retailer_ids: list[int]) -> list[str]:
+    """COPY the load's product, customer and store members into temp tables and check them
+    (known retailer ids: in dim_retailer or `loading_retailer_ids`, the retailers this load
+    upserts; no key collision). Reads the dimensions only, so it runs while other retailers'
+    loads write theirs. Returns the dimensions staged."""
+    staged = []
+    for name, (key, natural, _attributes, columns) in DIMENSIONS.items():
         frame = dims[name]
         if frame.empty:
             continue
@@ -43,7 +46,7 @@ def upsert_dimensions(cur, dims: dict[str, pd.DataFrame], run_id: str, start: da
         copy_frame(cur, sql.Identifier(tmp), frame, columns)
         step(f"{name} copy")
         cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(tmp)))
-        cur.execute(statement("dim_unknown_retailers", tmp=tmp))
+        cur.execute(statement("dim_unknown_retailers", tmp=tmp), {"loading": list(loading_retailer_ids)})
         unknown = [r[0] for r in cur.fetchall()]
         if unknown:
             raise DatasetError(f"{name} rows name retailer_id(s) {unknown} missing from dim_retailer; "
@@ -55,6 +58,27 @@ def upsert_dimensions(cur, dims: dict[str, pd.DataFrame], run_id: str, start: da
             raise DatasetError(f"Surrogate key collision in {name} ({clashes}); nothing was loaded. "
                                "Report it: the key hash needs widening.")
         step(f"{name} checks")
+        staged.append(name)
+    return staged
+
+
+def apply_dimensions(cur, dims: dict[str, pd.DataFrame], staged: list[str], run_id: str, start: date,
+                     end: date, step: Callable[[str], None], scope: list[str] | None = None) -> None:
+    """Write the dimensions, under the dimension lock (dim_lock.sql): dim_retailer rows of the
+    load's retailers (`scope`, default all the load names), dim_date for the window (shared by
+    every retailer: ON CONFLICT DO NOTHING), then the staged members of product, customer and
+    store (each retailer's members are its own rows): changed type 1 attributes updated, new
+    members inserted."""
+    retailers = dims["dim_retailer"]
+    if scope is not None:
+        retailers = retailers[retailers["retailer_code"].isin(scope)]
+    cur.executemany(text("dim_retailer"), [
+        (int(r.retailer_id), str(r.retailer_code), str(r.retailer_name))
+        for r in retailers.sort_values("retailer_id").itertuples()])
+    cur.execute(text("dim_date"), {"start": start, "end": end})
+    for name in staged:
+        key, _natural, attributes, columns = DIMENSIONS[name]
+        tmp, dim = f"tmp_{name}", name
         if attributes:
             sets = sql.SQL(", ").join(sql.SQL("{c} = t.{c}").format(c=sql.Identifier(c)) for c in attributes)
             cur.execute(statement("dim_update", tmp=tmp, dim=dim, key=key, sets=sets,
@@ -63,3 +87,11 @@ def upsert_dimensions(cur, dims: dict[str, pd.DataFrame], run_id: str, start: da
         cur.execute(statement("dim_insert", tmp=tmp, dim=dim, key=key, columns=_columns(columns),
                               t_columns=_columns(columns, "t.")), {"run_id": run_id})
         step(name)
+
+
+def upsert_dimensions(cur, dims: dict[str, pd.DataFrame], run_id: str, start: date, end: date,
+                      step: Callable[[str], None], scope: list[str] | None = None) -> None:
+    """Both steps at once (stage, then apply), for callers that hold the dimension lock."""
+    ids = [int(i) for i in dims["dim_retailer"]["retailer_id"]]
+    staged = stage_dimensions(cur, dims, step, ids)
+    apply_dimensions(cur, dims, staged, run_id, start, end, step, scope)

@@ -85,18 +85,21 @@ class KeyOutcome:
 
 
 def maintain_keys(cur, *, run_id: str, tables: list[DayTable], policy: FactLossPolicy, where: str,
-                  step: Callable[[str], None]) -> KeyOutcome:
-    """Steps 1-4 of the module docstring; needs tmp_quarantine staged. Returns what it changed."""
-    lo, hi = tables[0].date_id, tables[-1].date_id
+                  step: Callable[[str], None], retailer_ids: list[int]) -> KeyOutcome:
+    """Steps 1-4 of the module docstring for the load's retailers (`retailer_ids`: their facts and
+    keys only, so loads of other retailers may run at the same time); needs tmp_quarantine
+    staged. Returns what it changed."""
+    lo, hi = min(t.date_id for t in tables), max(t.date_id for t in tables)
+    scope = {"lo": lo, "hi": hi, "retailer_ids": list(retailer_ids)}
     selects = sql.SQL(" UNION ALL ").join(
         sql.SQL("SELECT retailer_id, transaction_id, product_id, date_id FROM {}").format(sql.Identifier(t.stage))
         for t in tables)
     cur.execute(statement("new_lines", selects=selects))
-    cur.execute(text("window_diff"), {"lo": lo, "hi": hi})
+    cur.execute(text("window_diff"), scope)
     cur.execute("ANALYZE tmp_window_diff")
     step("keys: window diff")
 
-    cur.execute(text("loss_by_day"))
+    cur.execute(text("loss_by_day"), scope)
     refused = [(code, day, lost, held) for code, day, held, lost in cur.fetchall()
                if lost > policy.max_share * held and not policy.accepts(code, day)]
     if refused:
@@ -107,21 +110,21 @@ def maintain_keys(cur, *, run_id: str, tables: list[DayTable], policy: FactLossP
     other: set[int] = set()
     cur.execute("SAVEPOINT keys_insert")
     try:
-        cur.execute(statement("keys_insert", on_conflict=sql.SQL("")), {"lo": lo, "hi": hi})
+        cur.execute(statement("keys_insert", on_conflict=sql.SQL("")), scope)
         cur.execute("RELEASE SAVEPOINT keys_insert")
     except psycopg2.errors.UniqueViolation:  # a line already lives elsewhere: it moved into the window
         cur.execute("ROLLBACK TO SAVEPOINT keys_insert")
-        other |= _move_in(cur, run_id, lo, hi)
+        other |= _move_in(cur, run_id, scope)
         cur.execute(statement("keys_insert", on_conflict=sql.SQL("ON CONFLICT (retailer_id, transaction_id) DO NOTHING")),
-                    {"lo": lo, "hi": hi})
+                    scope)
         step("keys: moves into the window")
     step("keys: insert")
 
-    cur.execute(text("keys_check"), {"lo": lo, "hi": hi})
+    cur.execute(text("keys_check"), scope)
     if not cur.fetchone()[0]:  # keys out of step with the facts (edited by hand): repair
-        other |= _move_in(cur, run_id, lo, hi)
-        cur.execute(text("keys_repair"), {"lo": lo, "hi": hi})
-        cur.execute(text("keys_check"), {"lo": lo, "hi": hi})
+        other |= _move_in(cur, run_id, scope)
+        cur.execute(text("keys_repair"), scope)
+        cur.execute(text("keys_check"), scope)
         if not cur.fetchone()[0]:
             raise DatasetError(f"{where} failed, nothing was changed: fact_sales_key does not match the load's "
                                "lines after the key maintenance. Report it: the loader has a bug.")
@@ -131,15 +134,16 @@ def maintain_keys(cur, *, run_id: str, tables: list[DayTable], policy: FactLossP
     return KeyOutcome(sorted(other), dict(cur.fetchall()))
 
 
-def _move_in(cur, run_id: str, lo: int, hi: int) -> set[int]:
+def _move_in(cur, run_id: str, scope: dict[str, Any]) -> set[int]:
     """Lines whose key names another day: delete the old copy on days outside the window (recorded
     as 'moved'), point the key at the new place. Returns those days."""
     cur.execute(text("keys_elsewhere"))
     cur.execute("SELECT DISTINCT from_date_id FROM tmp_moved_in WHERE from_date_id NOT BETWEEN %s AND %s",
-                (lo, hi))
+                (scope["lo"], scope["hi"]))
     days = {row[0] for row in cur.fetchall()}
     for date_id in sorted(days):
-        cur.execute(text("move_in"), {"from_date_id": date_id, "run_id": run_id})
+        cur.execute(text("move_in"), {"from_date_id": date_id, "run_id": run_id,
+                                      "retailer_ids": scope["retailer_ids"]})
     cur.execute(text("keys_moved_in"))
     return days
 

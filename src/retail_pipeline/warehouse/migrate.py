@@ -78,12 +78,24 @@ def render(text: str, name: str, rules: dict | None = None) -> tuple[str, bool]:
 def _failure(name: str, exc: psycopg2.Error) -> MigrationError:
     message = f"Migration {name} failed and was rolled back: {(exc.pgerror or str(exc)).strip()}"
     if exc.pgcode == "23514":  # check_violation: rows already stored break a rule being added
-        found = re.search(r'constraint "(\w+)" of relation "fact_sales_(\d{4})(\d{2})(\d{2})"', exc.pgerror or "")
+        found = re.search(r'constraint "(\w+)" of relation "fact_sales_(?:r\d+_)?(\d{4})(\d{2})(\d{2})"',
+                          exc.pgerror or "")
         rule, day = (found.group(1), "-".join(found.group(2, 3, 4))) if found else ("a rule", "<day>")
         message += (f"\nThe facts of {day} break {rule}, which {name} adds (schemas/rules.py): reload that "
                     f"day (`kedro run --params run_date={day},lookback_days=0`; ingestion now quarantines "
                     f"such rows), then migrate again.")
     return MigrationError(message)
+
+
+def _before_rules_change(cur) -> None:
+    """Before a rules file is applied again: drop the rule constraints' copies from every level
+    of fact_sales (010_fact_sales_by_retailer.sql's fact_sales_drop_rule_copies), since 007
+    reaches fact_sales and its direct children only, and the day partitions two levels down
+    hold local copies (the loader builds them LIKE fact_sales) that the new rules would clash
+    with. Nothing to do before 010."""
+    cur.execute("SELECT to_regprocedure('fact_sales_drop_rule_copies()') IS NOT NULL")
+    if cur.fetchone()[0]:
+        cur.execute("SELECT fact_sales_drop_rule_copies()")
 
 
 def apply_migrations(con_url: str, sql_dir: Path | str = SQL_DIR) -> list[str]:
@@ -117,6 +129,8 @@ def apply_migrations(con_url: str, sql_dir: Path | str = SQL_DIR) -> list[str]:
                     if row and row[1] == rendered_checksum:
                         continue
                     try:
+                        if row and has_rules:
+                            _before_rules_change(cur)
                         cur.execute(rendered)
                     except psycopg2.Error as exc:
                         raise _failure(path.name, exc) from exc

@@ -19,6 +19,8 @@ from __future__ import annotations
 from .id_checks import check_source_ids, check_warehouse_ids, id_checksum, source_ids
 from .load_checks import check_fact_changes, check_load_volume_drop
 from .reconciliation import (
+    LOADED,
+    after_load,
     check_quarantine_rate,
     check_reconciliation,
     collect_manifests,
@@ -40,7 +42,7 @@ from .warehouse_checks import (
 )
 
 __all__ = [
-    "BUSINESS_RULES", "RESULT_COLUMNS", "SEVERITIES", "DataQualityError", "assemble_results",
+    "BUSINESS_RULES", "LOADED", "RESULT_COLUMNS", "SEVERITIES", "DataQualityError", "after_load", "assemble_results",
     "check_business_rules", "check_completeness", "check_fact_changes", "check_fact_key_agreement",
     "check_freshness", "check_load_volume_drop", "check_quarantine_rate", "check_reconciliation",
     "check_referential_integrity", "check_source_ids", "check_uniqueness", "check_volume",

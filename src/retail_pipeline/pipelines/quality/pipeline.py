@@ -9,9 +9,10 @@ the retailer's own datasets from catalog_ingestion.yml: `<code>.dq_summarize_zon
 with its registry entry `params:retailers.<code>`). Only their outputs leave the namespace,
 under undotted names (`dq_zone_counts_<code>`, `dq_zone_ids_<code>`, `dq_manifest_<code>`,
 `dq_source_ids_<code>`) that the global checks read: no node reads another namespace's dataset.
-Global inputs: the warehouse queries (`dq_*_query`, SQL files in sql/quality/) and
-`warehouse_star_schema` (the transformation's load; an input of `dq_collect_manifests` so the
-warehouse checks run after it).
+Global inputs: the warehouse queries (`dq_*_query`, SQL files in sql/quality/). Each
+retailer's load, `<code>.warehouse_star_schema` (reading it returns its last load audit), is read
+by `<code>.dq_after_load`, whose output `dq_loaded_<code>` is an input of `dq_collect_manifests`
+and `dq_check_warehouse_ids`, so every check that reads the warehouse runs after the loads.
 Outputs: `dq_check_results` (warehouse table), `dq_report` / `dq_report_latest` (HTML).
 Thresholds and severities: parameters_quality.yml. When a step fails before the report is
 written, `hooks.QualityReportHook` writes one that says so.
@@ -31,10 +32,14 @@ def _retailer_template() -> Pipeline:
     """What each retailer's files, manifest and source hold, one retailer at a time.
 
     Ordered after the retailer's ingestion by data: zone files (the ingestion's output) ->
-    manifest -> source re-read. Nothing here waits for the (global) warehouse load: a global
-    node between two nodes of a namespace would interrupt it; the global checks wait for it.
+    manifest -> source re-read. `dq_after_load` reads the retailer's load
+    (`warehouse_star_schema` of the namespace: its last load audit) and hands its row count out
+    as `dq_loaded_<code>`, which the global checks that read the warehouse take (inputs
+    `<code>__loaded`), so they wait for every retailer's load. Nothing else here takes it: the
+    load's layer (primary) must not lead back to the intermediate dq_zone_ids / dq_source_ids.
     """
     return Pipeline([
+        Node(nodes.after_load, "warehouse_star_schema", "dq_loaded", name="dq_after_load"),
         Node(nodes.summarize_zone, ["raw_sales", "quarantined_sales"],
              ["dq_zone_counts", "dq_zone_ids"], name="dq_summarize_zone"),
         Node(nodes.manifest_after_ingestion,
@@ -54,7 +59,7 @@ def _per_retailer(code: str, template: Pipeline) -> Pipeline:
         template,
         namespace=code,
         outputs={name: f"{name}_{code}" for name in
-                 ("dq_zone_counts", "dq_zone_ids", "dq_manifest", "dq_source_ids")},
+                 ("dq_zone_counts", "dq_zone_ids", "dq_manifest", "dq_source_ids", "dq_loaded")},
         parameters={"params:retailer": f"params:retailers.{code}", **{p: p for p in WINDOW.values()}},
     )
 
@@ -73,13 +78,13 @@ def create_pipeline(**kwargs) -> Pipeline:
     codes = retailer_codes()
     landed = {f"{code}__landed": f"dq_zone_ids_{code}" for code in codes}
     served = {f"{code}__served": f"dq_source_ids_{code}" for code in codes}
+    loaded = {f"{code}{nodes.LOADED}": f"dq_loaded_{code}" for code in codes}  # order only
     template = _retailer_template()
     per_retailer = sum((_per_retailer(code, template) for code in codes), Pipeline([]))
     return per_retailer + Pipeline(
         [
             Node(nodes.collect_manifests,
-                 inputs={"last_load": "warehouse_star_schema",
-                         **{code: f"dq_manifest_{code}" for code in codes}},
+                 inputs={**loaded, **{code: f"dq_manifest_{code}" for code in codes}},
                  outputs="dq_manifests", name="dq_collect_manifests"),
             Node(nodes.collect_zone_counts, {code: f"dq_zone_counts_{code}" for code in codes},
                  "dq_zone_counts", name="dq_collect_zone_counts"),
@@ -104,7 +109,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(nodes.check_source_ids, {"params": PARAMS, **WINDOW, **served, **landed},
                  "dq_source_ids_results", name="dq_check_source_ids"),
             Node(nodes.check_warehouse_ids,
-                 {"warehouse_ids": "dq_warehouse_ids_query", "params": PARAMS, **WINDOW, **landed},
+                 {"warehouse_ids": "dq_warehouse_ids_query", "params": PARAMS, **WINDOW, **landed, **loaded},
                  "dq_warehouse_ids_results", name="dq_check_warehouse_ids"),
             # results, report, gate
             Node(nodes.assemble_results,

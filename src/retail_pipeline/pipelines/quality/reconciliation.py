@@ -27,20 +27,31 @@ def manifest_after_ingestion(manifest: Any, ingested: Any = None) -> Any:
 
     A node in the retailer's namespace, so the manifest leaves it under an undotted name.
     `ingested` (the retailer's zone summary, made from the ingestion's output) is only an input
-    so that the manifest is read after the ingestion that writes it. It cannot wait for the
-    warehouse load: that global node would interrupt the retailer's namespace.
+    so that the manifest is read after the ingestion that writes it.
     """
     return manifest
 
 
-def collect_manifests(last_load: pd.DataFrame | None = None, **manifests: dict[str, Any]) -> dict[str, dict[str, Any]]:
+LOADED = "__loaded"  # input name suffix of a retailer's last load (`<code>__loaded`)
+
+
+def after_load(last_load: pd.DataFrame) -> int:
+    """A retailer's last load audit (`<code>.warehouse_star_schema`) -> its row count, handed to
+    the global checks (`dq_loaded_<code>`) only so that they run after the retailer's load."""
+    return int(len(last_load)) if last_load is not None else 0
+
+
+def collect_manifests(last_load: pd.DataFrame | None = None, **manifests: Any) -> dict[str, dict[str, Any]]:
     """Gather the ingestion manifests of the run, keyed by retailer code (the input names).
 
-    `last_load` (the transformation's `warehouse_star_schema`, i.e. the last load's audit) is
-    only an input so that Kedro and the Airflow DAG run the checks after the warehouse load.
+    Inputs named `<code>__loaded` (`dq_loaded_<code>`, see `after_load`) and `last_load` are
+    only there so that Kedro and the Airflow DAG run the
+    checks after the warehouse loads; they are ignored.
     """
     collected = {}
     for code, manifest in manifests.items():
+        if code.endswith(LOADED):
+            continue
         if not isinstance(manifest, dict):
             raise ValueError(f"ingestion manifest of {code} is not a JSON object: {type(manifest).__name__}")
         collected[manifest.get("retailer_code") or code] = manifest

@@ -1,10 +1,11 @@
 """Nodes of the `transformation` pipeline: canonical rows -> star-schema frames.
 
 Pure functions of DataFrames and parameters; the only I/O is the catalog's
-`warehouse_star_schema` dataset (`PostgresStarSchemaDataset`) that saves what
-`build_star_schema` returns, atomically. `stage_sales` runs once per retailer (its rows are
-keyed by retailer_code, so staging one retailer needs no other's); `build_star_schema`
-concatenates the staged parts once and builds the one load of all retailers.
+`<code>.warehouse_star_schema` datasets (`PostgresStarSchemaDataset`) that save what
+`build_star_schema` returns, atomically. Both nodes run once per retailer, in its namespace
+(its rows are keyed by retailer_code, so staging or loading one retailer needs no other's):
+`stage_sales`, then `build_retailer_star_schema`, the retailer's own load. `build_star_schema`
+also takes several retailers' parts at once (one load of all of them: tools, benchmarks).
 
 Surrogate keys are computed, not looked up: a deterministic 63-bit hash of
 (retailer_code, natural key) (`keys.surrogate_key`). `date_id` is YYYYMMDD; `retailer_id`,
@@ -186,16 +187,21 @@ def _one_frame(parts: pd.DataFrame | Sequence[pd.DataFrame], columns: list[str] 
     return filled[0] if len(filled) == 1 else pd.concat(filled, ignore_index=True)
 
 
-def build_star_schema_from_retailers(
-    retailers: dict[str, Any], warehouse: dict[str, Any], run_date: str, lookback_days: int, run_id: str,
-    accept_fact_loss: Any = False, **per_retailer: pd.DataFrame,
+def build_retailer_star_schema(
+    retailer: dict[str, Any], retailers: dict[str, Any], warehouse: dict[str, Any], run_date: str,
+    lookback_days: int, run_id: str, accept_fact_loss: Any, staged: pd.DataFrame, quarantine: pd.DataFrame,
 ) -> dict[str, Any]:
-    """The pipeline's form of `build_star_schema`: inputs `staged_<code>` and `quarantine_<code>`
-    (each retailer's `stage_sales` outputs, in the order given), so the load stays one save."""
-    staged = [frame for name, frame in per_retailer.items() if name.startswith("staged_")]
-    quarantine = [frame for name, frame in per_retailer.items() if name.startswith("quarantine_")]
-    return build_star_schema(staged, quarantine, retailers, warehouse, run_date, lookback_days, run_id,
-                             accept_fact_loss)
+    """The pipeline's form of `build_star_schema`, one per retailer namespace: that retailer's
+    staged and quarantined rows -> its own load (`retailers: [code]`), which replaces its window
+    days and nothing of another retailer. `retailer` is its registry entry (with `code`)."""
+    code = str(retailer["code"])
+    registry = checked_registry(retailers)
+    if code not in registry:
+        raise ValueError(f"retailer {code} is not in the registry (conf/base/retailers.yml)")
+    load = build_star_schema(staged, quarantine, {code: registry[code]}, warehouse, run_date, lookback_days,
+                             run_id, accept_fact_loss)
+    load["retailers"] = [code]
+    return load
 
 
 def build_star_schema(
