@@ -4,7 +4,8 @@ HTTP sink:
 
 - one retailer's API down: its extraction, retried twice and failing for good, sends exactly
   one alert (for the final failure, not one per attempt) naming the retailer, the day, the step
-  and the task;
+  and the task; quality, which runs once every retailer's group is done, fails naming it and
+  sends its own one alert;
 - one retailer silent: the quality task's critical verdict (not retried) sends exactly one
   alert with the failed checks and the report.
 """
@@ -53,20 +54,27 @@ def test_a_task_failing_after_its_retries_sends_one_alert(airflow_venv, alerts_a
     result = run.dags_test(day)
     states = run.task_states(day)
     assert result.returncode != 0, _failure(result, run, day)
-    failed = [task for task, (state, _) in states.items() if state == "failed"]
-    assert len(failed) == 1 and down in failed[0], _failure(result, run, day)
-    assert states[failed[0]][1] == 3, _failure(result, run, day)      # the first try and two retries
+    failed = {task: tries for task, (state, tries) in states.items() if state == "failed"}
+    extract = f"{down}.extract"
+    # Its extraction fails after its retries; quality still runs (all_done) and fails naming it.
+    assert set(failed) == {extract, "quality"}, _failure(result, run, day)
+    assert failed[extract] == 3, _failure(result, run, day)      # the first try and two retries
 
-    assert len(webhook_sink.received) == 1, (webhook_sink.bodies, _failure(result, run, day))
-    body = webhook_sink.bodies[0]
+    # One alert per failed task, for its final failure: none for a retry.
+    by_task = {body["airflow"]["task_id"]: body for body in webhook_sink.bodies}
+    assert len(webhook_sink.received) == 2 and set(by_task) == {extract, "quality"}, (
+        webhook_sink.bodies, _failure(result, run, day))
+    body = by_task[extract]
     assert body["kind"] == "failure" and body["severity"] == "error"
     assert body["retailers"] == [down] and body["run_date"] == day
     assert body["step"] == f"{down}.ingest_sales (loading {down}.api_sales)"
     assert body["error"].startswith(f"DatasetError: {down}.api_sales: {down}: GET ")
-    assert body["airflow"]["task_id"] == failed[0] and body["airflow"]["try_number"] == 3
+    assert body["airflow"]["try_number"] == 3
     assert body["airflow"]["dag_id"] == "retail_data_pipeline" and body["run_id"] == run.run_id(day)
     assert body["title"] == (f"Retail pipeline FAILED for {day} ({down}): "
-                             f"Airflow task retail_data_pipeline.{failed[0]} after 3 attempt(s)")
+                             f"Airflow task retail_data_pipeline.{extract} after 3 attempt(s)")
+    quality = by_task["quality"]
+    assert down in quality["error"] and quality["airflow"]["try_number"] == failed["quality"]
 
 
 @pytest.mark.airflow
