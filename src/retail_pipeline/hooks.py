@@ -5,6 +5,7 @@ import logging
 from kedro.framework.hooks import hook_impl
 
 from retail_pipeline import registry
+from retail_pipeline.run_steps import RunSteps
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class RegistryHook:
             pipelines.configure(f"{PACKAGE_NAME}.pipeline_registry")
 
 
-class QualityReportHook:
+class QualityReportHook(RunSteps):
     """A run that cannot finish its quality checks still writes a report saying so.
 
     The quality pipeline renders its report in a node near the end; a query, a check, a source
@@ -52,53 +53,20 @@ class QualityReportHook:
         self._reset(active=False, pipeline=None)
 
     def _reset(self, active: bool, pipeline) -> None:
+        self._reset_steps(pipeline)
         self._active = active
-        self._pipeline = pipeline
-        self._steps: dict[str, str] = {}
-        self._saved: dict[str, int] = {}
-        self._done: set[str] = set()
-        self._failed_node: str | None = None
-        self._written: set[str] = set()
         self._results: list = []
+
+    def _collect(self, node, outputs) -> None:
+        import pandas as pd
+
+        for name, value in outputs.items():
+            if name.endswith("_results") and isinstance(value, pd.DataFrame) and "check_name" in value:
+                self._results.append(value)
 
     @hook_impl
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
         self._reset(active="dq_report_latest" in pipeline.all_outputs(), pipeline=pipeline)
-
-    @hook_impl
-    def before_dataset_loaded(self, dataset_name, node) -> None:
-        self._steps[node.name] = f"loading {dataset_name}"
-
-    @hook_impl
-    def before_node_run(self, node) -> None:
-        self._steps[node.name] = "running"
-
-    @hook_impl
-    def after_node_run(self, node, outputs) -> None:
-        import pandas as pd
-
-        self._steps[node.name] = "saving its outputs"
-        for name, value in (outputs or {}).items():
-            if name.endswith("_results") and isinstance(value, pd.DataFrame) and "check_name" in value:
-                self._results.append(value)
-        if not node.outputs:
-            self._done.add(node.name)
-
-    @hook_impl
-    def on_node_error(self, error, node) -> None:
-        self._failed_node = node.name
-        self._steps[node.name] = "running"
-
-    @hook_impl
-    def before_dataset_saved(self, dataset_name, node) -> None:
-        self._steps[node.name] = f"saving {dataset_name}"
-
-    @hook_impl
-    def after_dataset_saved(self, dataset_name, node) -> None:
-        self._written.add(dataset_name)
-        self._saved[node.name] = self._saved.get(node.name, 0) + 1
-        if self._saved[node.name] >= len(node.outputs):
-            self._done.add(node.name)
 
     @hook_impl
     def on_pipeline_error(self, error, run_params, pipeline, catalog) -> None:
@@ -114,14 +82,10 @@ class QualityReportHook:
     # -- the failure report --------------------------------------------------------------
     def _failed_step(self) -> tuple[str, bool]:
         """('<node> (<what it was doing>)', whether the node is a quality node)."""
-        name = self._failed_node
-        if name is None:
-            running = [n for n in self._steps if n not in self._done]
-            name = running[-1] if running else None
-        if name is None:
+        step, node = self.failed_step()
+        if step is None:
             return "an unknown step", False
-        quality_nodes = {n.name for n in self._pipeline.nodes if _is_quality_node(n)} if self._pipeline else set()
-        return f"{name} ({self._steps.get(name, 'running')})", name in quality_nodes
+        return step, node is not None and _is_quality_node(node)
 
     def _report_failure(self, error, run_params, catalog) -> None:
         import pandas as pd

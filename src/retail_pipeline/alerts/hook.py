@@ -24,28 +24,24 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from retail_pipeline import alerts
+from retail_pipeline.run_steps import RunSteps
 
 logger = logging.getLogger(__name__)
 
 
-class AlertHook:
+class AlertHook(RunSteps):
     def __init__(self) -> None:
         self._project_path: Path | None = None
         self._credentials: dict[str, Any] = {}
         self._reset()
 
     def _reset(self, pipeline=None, run_params: dict[str, Any] | None = None) -> None:
-        self._pipeline = pipeline
+        self._reset_steps(pipeline)
         self._run_params = run_params or {}
         self._params: dict[str, Any] = {}
         self._quality: dict[str, Any] = {}
         self._run_date = self._run_id = ""
         self._started = time.time()
-        self._steps: dict[str, str] = {}
-        self._saved: dict[str, int] = {}
-        self._done: set[str] = set()
-        self._nodes: dict[str, Any] = {}
-        self._failed_node: str | None = None
         self._results = None
 
     # -- configuration -------------------------------------------------------------------
@@ -69,42 +65,12 @@ class AlertHook:
         self._run_date = str(_param(catalog, "run_date") or "")
         self._run_id = str(_param(catalog, "run_id") or (run_params or {}).get("run_id") or "")
 
-    @hook_impl
-    def before_dataset_loaded(self, dataset_name, node) -> None:
-        self._nodes[node.name] = node
-        self._steps[node.name] = f"loading {dataset_name}"
-
-    @hook_impl
-    def before_node_run(self, node) -> None:
-        self._nodes[node.name] = node
-        self._steps[node.name] = "running"
-
-    @hook_impl
-    def after_node_run(self, node, outputs) -> None:
+    def _collect(self, node, outputs) -> None:
         import pandas as pd
 
-        self._steps[node.name] = "saving its outputs"
-        results = (outputs or {}).get("dq_results")
+        results = outputs.get("dq_results")
         if isinstance(results, pd.DataFrame) and {"check_name", "severity", "passed"} <= set(results.columns):
             self._results = results
-        if not node.outputs:
-            self._done.add(node.name)
-
-    @hook_impl
-    def on_node_error(self, error, node) -> None:
-        self._nodes[node.name] = node
-        self._failed_node = node.name
-        self._steps[node.name] = "running"
-
-    @hook_impl
-    def before_dataset_saved(self, dataset_name, node) -> None:
-        self._steps[node.name] = f"saving {dataset_name}"
-
-    @hook_impl
-    def after_dataset_saved(self, dataset_name, node) -> None:
-        self._saved[node.name] = self._saved.get(node.name, 0) + 1
-        if self._saved[node.name] >= len(node.outputs):
-            self._done.add(node.name)
 
     # -- the end of the run --------------------------------------------------------------
     @hook_impl(trylast=True)
@@ -142,7 +108,7 @@ class AlertHook:
                 alert["error"] = alerts.shorten(str(error).strip().splitlines()[-1], 600)
                 return alert
         kind = "quality_critical" if isinstance(error, DataQualityError) else "failure"
-        step, node = self._failed_step()
+        step, node = self.failed_step()
         cause = cause_of(error)
         return alerts.new_alert(
             kind, run_date=self._run_date, run_id=self._run_id,
@@ -150,15 +116,6 @@ class AlertHook:
             report=self._report(written_by_now=True), pipeline=self._pipeline_label())
 
     # -- what the alert says -------------------------------------------------------------
-    def _failed_step(self) -> tuple[str | None, Any]:
-        name = self._failed_node
-        if name is None:
-            unfinished = [n for n in self._steps if n not in self._done]
-            name = unfinished[-1] if unfinished else None
-        if name is None:
-            return None, None
-        return f"{name} ({self._steps.get(name, 'running')})", self._nodes.get(name)
-
     def _retailers(self, node, step: str | None, cause: str) -> list[str]:
         from retail_pipeline.registry import retailer_codes
 
