@@ -36,8 +36,9 @@ def request_key(method: str, url: str, body: bytes | str | None) -> tuple[str, s
 
 
 def _origin(url: str) -> str:
+    """scheme://host[:port], without userinfo (recorded URLs are masked)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
 class LandingTransport:
@@ -62,7 +63,8 @@ class LandingTransport:
                 shown: str, counted: bool = True) -> Reply:
         if not counted:  # the OAuth2 token request: nothing to ask anybody for
             return Reply(200, {"Content-Type": "application/json"}, REPLAY_TOKEN, shown)
-        found = self._pages.get(request_key(method, url, body))
+        text = None if body is None else self.mask(body.decode())
+        found = self._pages.get(request_key(method, self.mask(url), text))  # recorded masked
         if found is None:
             raise RetailerApiError(
                 f"{self.retailer}: replay: the landing set of {self.index['run_date']} "
