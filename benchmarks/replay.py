@@ -11,7 +11,9 @@ Figures:
 - landing_bytes_per_record: landing-zone bytes (gzip pages) per record received, all retailers;
 - landing_served_bytes_per_record, landing_compression_ratio: the pages as served, and served/stored;
 - replay_records_per_s: records / wall time of the replay run (landing -> raw zone + quarantine);
-- replay_api_records_per_s: the same for the run against the APIs (with the landing writes), for scale.
+- replay_api_records_per_s: the same for the run against the APIs (with the landing writes), for scale;
+- with --replay-overhead, landing_write_overhead: that run's time / the same run without the
+  landing zone - 1 (one run each: noisy on a busy machine).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("replay")
     group.add_argument("--replay-rows", type=int, default=20_000, help="records per retailer-day")
     group.add_argument("--replay-bad-fraction", type=float, default=0.02)
+    group.add_argument("--replay-overhead", action="store_true",
+                       help="also run against the APIs without the landing zone (what keeping pages costs)")
 
 
 def _run(conf: Path, **params) -> float:
@@ -45,6 +49,15 @@ def _run(conf: Path, **params) -> float:
                              runtime_params={"run_date": RUN_DATE.isoformat(), "lookback_days": 0, **params}) as session:
         session.run(pipeline_names=["ingestion"])
     return time.perf_counter() - started
+
+
+def _without_landing(conf: Path) -> None:
+    """The API dataset without its landing zone, in the bench conf's local env."""
+    import yaml
+
+    entry = yaml.safe_load((conf / "base" / "catalog_ingestion.yml").read_text())["{retailer}.api_sales"]
+    entry.pop("landing")
+    (conf / "local" / "catalog_bench.yml").write_text(yaml.safe_dump({"{retailer}.api_sales": entry}))
 
 
 def _manifests(zone: Path) -> list[dict]:
@@ -64,6 +77,12 @@ def run(args: argparse.Namespace) -> dict:
              as_of="2030-01-01", styles=stack.styles)
         zone = workdir / "zone"
         conf = _conf(workdir, stack, zone)
+        bare_seconds = None
+        if args.replay_overhead:  # a warm-up run first: the first run in a process is slower
+            _run(conf, run_id="bench-warm-up")
+            _without_landing(conf)
+            bare_seconds = _run(conf, run_id="bench-bare")
+            (conf / "local" / "catalog_bench.yml").unlink()
         api_seconds = _run(conf, run_id="bench-api")
         original = _manifests(zone)
         for api in stack.apis.values():
@@ -92,6 +111,9 @@ def run(args: argparse.Namespace) -> dict:
         "replay_api_records_per_s": round(records / api_seconds, 1),
         "replay_rows_per_retailer_day": args.replay_rows,
     }
+    if bare_seconds is not None:
+        figures["replay_api_without_landing_seconds"] = round(bare_seconds, 2)
+        figures["landing_write_overhead"] = round(api_seconds / bare_seconds - 1, 3)
     print_table("replay", sorted(figures.items()))
     record("replay", figures)
     return figures
