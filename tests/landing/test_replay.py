@@ -76,6 +76,18 @@ def test_s3_replay_with_the_apis_stopped_gives_the_same_zone(kedro_project, own_
         assert m["consistency"] == originals[code]["consistency"]
 
 
+def load(project, name: str):
+    from kedro.framework.project import configure_project
+    from kedro.framework.session import KedroSession
+
+    from tests.fixtures.kedro_project import PROJECT_ROOT
+
+    configure_project("retail_pipeline")
+    with KedroSession.create(project_path=PROJECT_ROOT, conf_source=str(project.conf), env="local",
+                             runtime_params={"run_date": RUN_DATE, "lookback_days": 1}) as session:
+        return session.load_context().catalog.load(name)
+
+
 def _decimal_comma(money):
     """A rule fix: money text with a decimal comma ('12,50') is accepted from now on."""
 
@@ -96,7 +108,6 @@ def test_replay_after_a_rule_fix_recovers_the_records_it_quarantined(kedro_proje
                    retailers=["retailer_2"])
     kedro_project.write_yaml("local/credentials.yml", api_credentials(own_apis))
     kedro_project.write_yaml("local/catalog_test_api.yml", api_catalog_override(page_size=40))
-    kedro_project.write_yaml("local/parameters_test.yml", {})
     root = str(kedro_project.data / "01_raw")
     fs = fsspec.filesystem("file")
     kedro_project.run("ingestion", run_date=RUN_DATE, lookback_days=1, run_id="original")
@@ -105,6 +116,10 @@ def test_replay_after_a_rule_fix_recovers_the_records_it_quarantined(kedro_proje
     other_money = [r for r in before if any("unparseable money" in x for x in r["reasons"]) and r not in comma]
     assert comma and other_money, "the seed should hold decimal commas and other unparseable money"
     raw_before = [r for r in records(read_zone_files(fs, root, "raw")) if r["retailer_code"] == "retailer_2"]
+    landed = sorted(fs.find(f"{root}/landing/retailer_2"))
+    reread = load(kedro_project, "retailer_2.source_reread")  # the quality pipeline's re-read
+    assert len(reread) == len(raw_before) + len(before)
+    assert sorted(fs.find(f"{root}/landing/retailer_2")) == landed  # keeps no pages of its own
 
     own_apis.stop()
     monkeypatch.setattr(normalize, "_money", _decimal_comma(normalize._money))
