@@ -142,8 +142,9 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
         self._deadline.start()
         transport = self._landing.open(client, self._window)
         try:
-            extraction, attempts, how = self._landing.extract(self._extract_once, lambda once: extract_consistently(
-                once, self._consistency, self._retailer, what, self._pause))
+            extraction, attempts, how = self._landing.extract(  # landing: pages kept, or replayed
+                self._extract_once,
+                lambda once: extract_consistently(once, self._consistency, self._retailer, what, self._pause))
         finally:
             client.close()
         stats = transport.stats
