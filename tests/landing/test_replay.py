@@ -137,3 +137,28 @@ def test_replay_after_a_rule_fix_recovers_the_records_it_quarantined(kedro_proje
     m = manifest(fs, root, "retailer_2")
     assert m["source"] == "replay" and m["rows_quarantined"] == len(held) and m["rows_written"] == len(raw)
     assert m["rows_received"] == len(raw) + len(held) == rows_in_window(own_apis["retailer_2"]["dsn"], "retailer_2", *WINDOW)
+
+
+def test_replay_after_a_registry_fix_files_every_record_again(kedro_project, retailer_apis, seed_retailers):
+    """The fix is configuration: retailer_1's timestamp format was wrong in conf/local, so the
+    original run quarantined every record; with the registry fixed, the replay files them."""
+    seed_retailers("2024-01-14", "2024-01-15", rows_per_day=50, bad_fraction=0.1, seed=3, retailers=["retailer_1"])
+    kedro_project.write_yaml("local/credentials.yml", api_credentials(retailer_apis))
+    wrong = kedro_project.conf / "local" / "retailers.yml"
+    wrong.write_text("retailers:\n  retailer_1:\n    source:\n      timestamp: {format: '%d/%m/%Y %H:%M'}\n")
+    root = str(kedro_project.data / "01_raw")
+    fs = fsspec.filesystem("file")
+    kedro_project.run("ingestion", run_date=RUN_DATE, lookback_days=1, run_id="original")
+    held = [r for r in records(read_zone_files(fs, root, "quarantine")) if r["retailer_code"] == "retailer_1"]
+    served = rows_in_window(retailer_apis["retailer_1"]["dsn"], "retailer_1", *WINDOW)
+    assert len(held) == served and all(any("transaction_ts" in x for x in r["reasons"]) for r in held)
+
+    wrong.unlink()  # the registry is fixed
+    kedro_project.run("ingestion", run_date=RUN_DATE, lookback_days=1, run_id="replayed", replay="true")
+    raw = [r for r in records(read_zone_files(fs, root, "raw")) if r["retailer_code"] == "retailer_1"]
+    held = [r for r in records(read_zone_files(fs, root, "quarantine")) if r["retailer_code"] == "retailer_1"]
+    assert raw and len(raw) + len(held) == served
+    assert not any("transaction_ts" in x for r in held for x in r["reasons"])
+    assert {r["sale_date"] for r in raw} == set(WINDOW)
+    m = manifest(fs, root, "retailer_1")
+    assert (m["source"], m["rows_written"], m["rows_quarantined"]) == ("replay", len(raw), len(held))
