@@ -1,9 +1,9 @@
 """Run the benchmarks: `python -m benchmarks [ingest|transform ...] [--options]`.
 
-Each section lives in its own module (`benchmarks/ingest.py`, `benchmarks/transform.py`) with
-`add_arguments(parser)` and `run(args) -> dict`; figures are printed and merged into
-data/08_reporting/benchmarks.json. Sections run in separate processes so that each one's peak
-memory is its own.
+Each section lives in its own module (`benchmarks/ingest.py`, `benchmarks/transform.py`,
+`benchmarks/replay.py`) with `add_arguments(parser)` and `run(args) -> dict`; figures are
+printed and merged into data/08_reporting/benchmarks.json. Sections run in separate
+processes so that each one's peak memory is its own.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import importlib
 import subprocess
 import sys
 
-SECTIONS = ("ingest", "transform")
+SECTIONS = ("ingest", "transform", "replay")
 
 
 def main(argv: list[str] | None = None) -> int:

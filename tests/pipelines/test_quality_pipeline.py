@@ -36,7 +36,7 @@ def source_id_results(windows: dict[str, dict], reread: dict[str, pd.DataFrame])
     data = {}
     for code, window in windows.items():
         data |= {f"{code}.raw_sales": window["raw"], f"{code}.quarantined_sales": window["quarantine"],
-                 f"{code}.ingestion_manifest": window["manifest"], f"{code}.api_sales": reread[code]}
+                 f"{code}.ingestion_manifest": window["manifest"], f"{code}.source_reread": reread[code]}
     pipeline = project_pipeline("quality").to_outputs("dq_source_ids_results")
     return run(pipeline, data)["dq_source_ids_results"].set_index("retailer_code")
 

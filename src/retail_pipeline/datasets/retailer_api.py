@@ -47,6 +47,7 @@ from retail_pipeline.extraction.consistency import Consistency, Extraction, extr
 from retail_pipeline.extraction.errors import RetailerApiError
 from retail_pipeline.extraction.frames import page_frame, to_frame
 from retail_pipeline.extraction.deadlines import Deadline
+from retail_pipeline.landing import Landing
 from retail_pipeline.run_window import parse_run_date
 from retail_pipeline.schemas.sources import declared_fields, source_schema
 
@@ -87,6 +88,8 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
         deadline: dict[str, Any] | None = None,
         concurrency: int = 1,
         consistency: dict[str, Any] | None = None,
+        landing: dict[str, Any] | None = None,
+        replay: bool | str = False,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._retailer = retailer
@@ -109,6 +112,7 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
                                  deadline=self._deadline, concurrency=concurrency,
                                  version_header=self._consistency.version_header)
         self._schema = source_schema(self._fields)
+        self._landing = Landing(retailer, landing, replay)  # pages kept, or read back (replay)
         self.metadata = metadata
         self._sleep = time.sleep  # between consistency repeats; tests may replace it
 
@@ -136,10 +140,11 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
         client, shown = self._client, self._client.shown_url
         what = f"{shown} for {self._window[0]}..{self._window[1]}"
         self._deadline.start()
-        transport = client.open((self._window[0].isoformat(), self._window[1].isoformat()))
+        transport = self._landing.open(client, self._window)
         try:
-            extraction, attempts, how = extract_consistently(
-                self._extract_once, self._consistency, self._retailer, what, self._pause)
+            extraction, attempts, how = self._landing.extract(  # landing: pages kept, or replayed
+                self._extract_once,
+                lambda once: extract_consistently(once, self._consistency, self._retailer, what, self._pause))
         finally:
             client.close()
         stats = transport.stats
@@ -169,6 +174,7 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
             "data_version": version,  # the source's version it equals (None unless one held)
             "elapsed_s": round(time.perf_counter() - started, 3),
             "extracted_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **self._landing.stats(),  # source: api | replay, and the landing set
         }
         log.info("%s: extracted %d records in %d pages (%d requests, %d retries, %d extraction(s), %s) "
                  "from %s in %.1fs", self._retailer, len(data), pages, stats.requests, stats.retries,

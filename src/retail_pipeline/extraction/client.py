@@ -63,14 +63,16 @@ class ApiClient:
                                 "pool_size": self.paging.concurrency + 1}
         self.transport: Transport | None = None
         self.window: tuple[str, str] = ("", "")
+        self.landing: Any = None  # landing tap: landing(method, url, body, reply) per page received
 
     @property
     def secrets(self) -> tuple[str, ...]:
         return (*self.auth.secrets, *((self._userinfo[1],) if self._userinfo else ()))
 
-    def open(self, window: tuple[str, str]) -> Transport:
+    def open(self, window: tuple[str, str], transport: Any = None) -> Transport:
+        """`transport`: another page source (a replay's landing.replay.LandingTransport)."""
         self.window = window
-        self.transport = Transport(self.retailer, secrets=self.secrets, **self._transport_args)
+        self.transport = transport or Transport(self.retailer, secrets=self.secrets, **self._transport_args)
         self.auth.bind(self.transport, self.base_url)
         return self.transport
 
@@ -115,6 +117,8 @@ class ApiClient:
                      shown, error_text(reply.content))
             reply = self.transport.request(self.method, url, headers=self._headers(data), body=data, shown=shown)
         self._check_status(reply)
+        if self.landing is not None:
+            self.landing(self.method, url, data, reply)
         version = reply.headers.get(self.version_header) if self.version_header else None
         return self.shape.parse(reply.content, shown, version, url, reply.links)
 

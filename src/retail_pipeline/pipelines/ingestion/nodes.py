@@ -57,7 +57,7 @@ def ingest_sales(api_sales: pd.DataFrame, retailer: dict, run_id: str, ingested_
 # --------------------------------------------------------------------------------------------
 # Extraction statistics copied into the manifest when the extraction reports them (orders:
 # sources whose records are orders of several lines; rows received are lines).
-_EXTRACTION_EXTRAS = ("attempts", "consistency", "orders", "orders_without_lines")
+_EXTRACTION_EXTRAS = ("attempts", "consistency", "orders", "orders_without_lines", "source", "landing")
 
 
 def build_manifest(extraction_stats: dict, summary: dict, run_id: str) -> dict:

@@ -5,10 +5,11 @@ a critical failure.
 Per retailer of the registry, in the retailer's namespace (as in ingestion), three nodes read
 the retailer's own datasets from catalog_ingestion.yml: `<code>.dq_summarize_zone`
 (`.raw_sales`, `.quarantined_sales`: the zone files), `<code>.dq_read_manifest`
-(`.ingestion_manifest`) and `<code>.dq_reread_source` (`.api_sales`, the source read again,
-with its registry entry `params:retailers.<code>`). Only their outputs leave the namespace,
-under undotted names (`dq_zone_counts_<code>`, `dq_zone_ids_<code>`, `dq_manifest_<code>`,
-`dq_source_ids_<code>`) that the global checks read: no node reads another namespace's dataset.
+(`.ingestion_manifest`) and `<code>.dq_reread_source` (`.source_reread`, the source read again:
+`.api_sales` without keeping its pages, with its registry entry `params:retailers.<code>`).
+Only their outputs leave the namespace, under undotted names (`dq_zone_counts_<code>`,
+`dq_zone_ids_<code>`, `dq_manifest_<code>`, `dq_source_ids_<code>`) that the global checks
+read: no node reads another namespace's dataset.
 Global inputs: the warehouse queries (`dq_*_query`, SQL files in sql/quality/). Each
 retailer's load, `<code>.warehouse_star_schema` (reading it returns its last load audit), is read
 by `<code>.dq_after_load`, whose output `dq_loaded_<code>` is an input of `dq_collect_manifests`
@@ -46,7 +47,7 @@ def _retailer_template() -> Pipeline:
              {"manifest": "ingestion_manifest", "ingested": "dq_zone_counts"},
              "dq_manifest", name="dq_read_manifest"),
         Node(nodes.source_ids,
-             {"api_sales": "api_sales", "retailer": "params:retailer", **WINDOW, "ingested": "dq_manifest"},
+             {"api_sales": "source_reread", "retailer": "params:retailer", **WINDOW, "ingested": "dq_manifest"},
              "dq_source_ids", name="dq_reread_source"),
     ])
 
