@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+import psycopg2
+
 from retail_pipeline.retention.rules import RetentionRefused
 from retail_pipeline.run_window import InvalidRunDate, parse_run_date
 from retail_pipeline.user_errors import user_error_message
@@ -58,10 +60,15 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except Exception as exc:  # noqa: BLE001 - one line a person can act on, else the traceback
         message = user_error_message(exc)
-        if message is None:
-            raise
-        print(f"Retention cannot run: {message}", file=sys.stderr)
-        return 2
+        if message is not None:
+            print(f"Retention cannot run: {message}", file=sys.stderr)
+            return 2
+        if isinstance(exc, psycopg2.Error | OSError):  # the warehouse or the zone store failed
+            print(f"Retention failed: {type(exc).__name__}: {' '.join(str(exc).split())}\nEach retailer's removal "
+                  "is all or nothing and recorded in retention_audit when done; rerun once the cause is fixed "
+                  "(a rerun removes what is left).", file=sys.stderr)
+            return 1
+        raise
     if args.json:
         print(json.dumps({"run_id": report.run_id, "today": report.today.isoformat(), "keep_days": report.keep_days,
                           "cutoff": report.cutoff.isoformat(), "dry_run": report.dry_run,
