@@ -71,8 +71,7 @@ def last_loaded(conn, codes: list[str]) -> dict[str, date | None]:
 
 def retailers(conn, scope: Scope) -> list[tuple[str, int | None]]:
     with conn, conn.cursor() as cur:
-        cur.execute(text("retailers"), scope.params())
-        return [(code, rid) for code, rid in cur.fetchall()]
+        return retailers_in(cur, scope)
 
 
 def _days(cur, name: str, params: dict, kind: str, code: str | None, target: str) -> list[Item]:
