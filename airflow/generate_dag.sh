@@ -17,4 +17,4 @@ export KEDRO_DISABLE_TELEMETRY=true
     --group-by namespace \
     --jinja-file airflow/retail_data_pipeline.j2 \
     --target-dir "$target" \
-    --params "dag_id=retail_data_pipeline,schedule=0 2 * * *,start_date=2024-01-01,catchup=false,retries=2,retry_delay_minutes=5,max_active_runs=1,no_retry_markers=DataQualityError"
+    --params "dag_id=retail_data_pipeline,schedule=0 2 * * *,start_date=2024-01-01,catchup=false,retries=2,retry_delay_minutes=5,max_active_runs=1,no_retry_markers=DataQualityError|RetentionRefused,retention_dag_id=retail_retention,retention_schedule=0 4 * * 0"

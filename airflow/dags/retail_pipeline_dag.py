@@ -27,6 +27,11 @@ Alerts: a task's `kedro run` hands its alert over (a failed step, a critical dat
 verdict, data-quality warnings) instead of sending it; RetailAlertNotifier sends it once, for
 the task's final outcome, with the project's own alert configuration (the `alerts` parameters,
 the webhook in the env's credentials): a task retried twice alerts once.
+
+The second DAG of this file, `retail_retention`, runs retention weekly
+(`python -m retail_pipeline.retention`, docs/production.md "Retention"): keep_days from the
+project's parameter `retention.keep_days`, or the `keep_days` param of a manually triggered run.
+A refusal (a day a run still to be run needs) fails the task without retry.
 """
 
 from __future__ import annotations
@@ -39,11 +44,13 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from airflow.sdk import BaseNotifier, BaseOperator, CronDataIntervalTimetable, TaskGroup, dag
+from airflow.sdk import BaseNotifier, BaseOperator, CronDataIntervalTimetable, Param, TaskGroup, dag
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 DAG_ID = "retail_data_pipeline"
 SCHEDULE = "0 2 * * *"
+RETENTION_DAG_ID = "retail_retention"
+RETENTION_SCHEDULE = "0 4 * * 0"
 PROJECT_PATH = Path(os.environ.get("KEDRO_PROJECT_PATH") or Path(__file__).resolve().parents[2])
 KEDRO_PYTHON = os.environ.get("KEDRO_PYTHON") or sys.executable
 KEDRO_ENV = os.environ.get("KEDRO_ENV") or "local"
@@ -58,7 +65,7 @@ RETRY_DELAY = timedelta(minutes=float(os.environ.get("RETAIL_DAG_RETRY_DELAY_MIN
 
 # A failure whose output names one of these is a verdict on the data, not a glitch:
 # the task fails at once instead of being retried.
-NO_RETRY_MARKERS = ("DataQualityError", )
+NO_RETRY_MARKERS = ("DataQualityError", "RetentionRefused", )
 
 # A Kedro run under Airflow hands its alert over on a line starting with this (retail_pipeline.alerts).
 ALERT_MARKER = "RETAIL_ALERT "
@@ -128,21 +135,52 @@ class KedroRunOperator(BaseOperator):
         if code == 0:
             return None
         output = "\n".join(tail)
-        message = (
-            f"kedro run --pipelines {self.pipeline}"
-            + (f" --namespaces {','.join(self.namespaces)}" if self.namespaces else "")
-            + f" for run_date={self.run_date} exited with code {code}; see the log above."
-        )
+        message = f"{self.describe()} exited with code {code}; see the log above."
         if any(marker in output for marker in NO_RETRY_MARKERS):
-            error = AirflowFailException(message + " It is a data quality verdict: not retried.")
+            error = AirflowFailException(message + " It is a verdict on the data (a failed quality gate or a refused retention), not a glitch: not retried.")
         else:
             error = AirflowException(message)
         error.retail_alert = self.retail_alert   # for RetailAlertNotifier, if this was the last try
         raise error
 
+    def describe(self) -> str:
+        return (f"kedro run --pipelines {self.pipeline}"
+                + (f" --namespaces {','.join(self.namespaces)}" if self.namespaces else "")
+                + f" for run_date={self.run_date}")
+
     def on_kill(self) -> None:
         if self._process is not None and self._process.poll() is None:
             os.killpg(self._process.pid, signal.SIGTERM)
+
+
+class RetentionOperator(KedroRunOperator):
+    """Run `python -m retail_pipeline.retention` in the project's interpreter, counting from the
+    end of the data interval (the run's day); keep_days from the DAG run's `keep_days` param when
+    given, else the project's parameter `retention.keep_days`."""
+
+    template_fields = ("today", "keep_days")
+
+    def __init__(
+        self,
+        *,
+        today: str = "{{ data_interval_end | ds }}",
+        keep_days: str = "{{ params.keep_days if params.keep_days is not none else '' }}",
+        **kwargs,
+    ) -> None:
+        super().__init__(pipeline="retention", **kwargs)
+        self.today = today
+        self.keep_days = keep_days
+
+    def command(self) -> list[str]:
+        cmd = [KEDRO_PYTHON, "-m", "retail_pipeline.retention", "--env", KEDRO_ENV, "--today", self.today]
+        if str(self.keep_days).strip():
+            cmd += ["--keep-days", str(self.keep_days).strip()]
+        if KEDRO_CONF_SOURCE:
+            cmd += ["--conf-source", KEDRO_CONF_SOURCE]
+        return cmd
+
+    def describe(self) -> str:
+        return f"python -m retail_pipeline.retention (today {self.today})"
 
 
 def _handed_over(line: str, log) -> dict | None:
@@ -275,3 +313,30 @@ def retail_data_pipeline():
 
 
 retail_data_pipeline()
+
+
+@dag(
+    dag_id=RETENTION_DAG_ID,
+    description="Retention: remove facts, marts, quarantine, quality results and zone days older than keep_days",
+    schedule=CronDataIntervalTimetable(RETENTION_SCHEDULE, timezone="UTC"),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    tags=["kedro", "retail", "retention"],
+    params={"keep_days": Param(None, type=["null", "integer"], minimum=0,
+                               description="days to keep; empty: the parameter retention.keep_days")},
+    default_args=dict(
+        owner="data-engineering",
+        depends_on_past=False,
+        retries=RETRIES,
+        retry_delay=RETRY_DELAY,
+        retry_exponential_backoff=True,
+        max_retry_delay=timedelta(minutes=60),
+        on_failure_callback=RetailAlertNotifier(),
+    ),
+)
+def retail_retention():
+    RetentionOperator(task_id="retention")
+
+
+retail_retention()

@@ -100,7 +100,7 @@ def backfill(start: date, end: date, pipelines: list[str], env: str = "local", c
               file=sys.stderr)
         state = {"done": {}}
     state.update({"start": start.isoformat(), "end": end.isoformat(), "pipelines": pipelines, "env": env,
-                  "warehouse": warehouse})
+                  "warehouse": warehouse, "lookback_days": lookback_days})  # retention's look-back rule reads it
     todo = [d for d in days if d.isoformat() not in state["done"]]
     bar = tqdm(total=len(days), initial=len(days) - len(todo), unit="day", desc="backfill",
                disable=None if progress else True, file=sys.stderr)  # None: only on a terminal

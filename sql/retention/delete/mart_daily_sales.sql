@@ -1,0 +1,7 @@
+-- Retention: mart_daily_sales's rows before the cutoff, counted per day as count/mart_daily_sales.sql counts them.
+WITH removed AS (
+    DELETE FROM mart_daily_sales
+    WHERE retailer_id = %(retailer_id)s AND date_id < %(cutoff_id)s
+    RETURNING date_id
+)
+SELECT to_date(date_id::text, 'YYYYMMDD') AS day, count(*) AS rows FROM removed GROUP BY 1 ORDER BY 1

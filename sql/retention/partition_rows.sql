@@ -1,0 +1,2 @@
+-- The facts a day partition holds.
+SELECT count(*) FROM {partition}
