@@ -1,8 +1,8 @@
 -- Uniqueness over all of history: a sale line (retailer, transaction id, product) of the run
 -- window's facts (:window_start .. :run_date) must not exist on any other day of fact_sales,
--- inside or outside the window. (A day partition cannot hold a line twice: its natural key is
--- unique per day, so every duplicate spans two days.) The window's keys are matched against
--- the whole table by a hash join, whatever the history holds.
+-- inside or outside the window. (A day partition cannot hold a line twice: its primary key, with
+-- sale_id hashing the transaction, is unique per day, so every duplicate spans two days.) The
+-- window's keys are matched against the whole table by a hash join, whatever the history holds.
 -- One row per duplicated line, at most :sample_size per retailer, with every day it is on;
 -- `duplicate_keys` / `extra_rows` are the full counts for the retailer.
 WITH w AS (

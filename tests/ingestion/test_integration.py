@@ -120,7 +120,7 @@ def test_raw_sales_loads_the_window_for_the_transformation(local_project, seed_r
     with KedroSession.create(project_path=PROJECT_ROOT, conf_source=str(local_project.conf),
                              runtime_params={"run_date": RUN_DATE, "lookback_days": 1}) as session:
         catalog = session.load_context().catalog
-        frame = catalog.load("retailer_3.raw_sales")
+        frame = catalog.load("retailer_3.raw_sales").to_frame()  # loaded lazily, in chunks
         held = catalog.load("retailer_3.quarantined_sales")
         loaded_manifest = catalog.load("retailer_3.ingestion_manifest")
     m = json.loads((zone / "manifests/retailer_3/run_date=2024-01-15/manifest.json").read_text())

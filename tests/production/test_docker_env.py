@@ -101,5 +101,5 @@ def test_raw_zone_round_trips_through_s3(docker_conf, s3_server):
     assert "raw/retailer_1/year=2024/month=01/day=30/sales_data.json" in keys
     assert "raw/retailer_1/year=2024/month=01/day=31/sales_data.json" in keys
     assert "manifests/retailer_1/run_date=2024-01-31/manifest.json" in keys
-    back = catalog.load("retailer_1.raw_sales")
+    back = catalog.load("retailer_1.raw_sales").to_frame()
     assert sorted(back["transaction_id"]) == sorted(rows["transaction_id"])

@@ -50,7 +50,7 @@ def window_load(kedro_project, retailer_apis, retailer_databases, seed_retailers
     with KedroSession.create(project_path=PROJECT_ROOT, env="local", conf_source=str(kedro_project.conf),
                              runtime_params=params) as session:
         catalog = session.load_context().catalog
-        raw = [catalog.load(f"{code}.raw_sales") for code in retailer_apis]
+        raw = [catalog.load(f"{code}.raw_sales").to_frame() for code in retailer_apis]
         retailers = catalog.load("params:retailers")
         warehouse = catalog.load("params:warehouse")
     staged, quarantine = stage_sales(retailers, RUN_DATE.isoformat(), LOOKBACK, "crash-load", *raw)

@@ -67,12 +67,13 @@ import psycopg2.errors
 from kedro.io.core import AbstractDataset, DatasetError
 
 from retail_pipeline.warehouse import days as day_tables
-from retail_pipeline.warehouse.dimensions import apply_dimensions, stage_dimensions
+from retail_pipeline.warehouse.dimensions import apply_dimensions
 from retail_pipeline.warehouse.exactly_once import FactLossPolicy, maintain_keys
 from retail_pipeline.warehouse.failures import LockWatcher, connection_lost, describe_lock_wait, server_says
 from retail_pipeline.warehouse.marts import refresh_marts
 from retail_pipeline.warehouse.pgcopy import copy_frame, frame_to_csv, mask, to_dsn
-from retail_pipeline.warehouse.quarantine import replace_quarantine_and_audit, stage_quarantine
+from retail_pipeline.warehouse.quarantine import replace_quarantine_and_audit
+from retail_pipeline.warehouse.stream import ReadAgain, Streamed, one_chunk, stream_chunks
 from retail_pipeline.warehouse.sqlfiles import text
 
 logger = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ class PostgresStarSchemaDataset(AbstractDataset[dict, pd.DataFrame]):
     def _step(self, name: str) -> None:
         """Marks the end of a step (timings; tests inject failures here)."""
         now = time.perf_counter()
-        self.timings[name] = now - self._t
+        self.timings[name] = self.timings.get(name, 0.0) + now - self._t  # a step per chunk adds up
         self._t = now
         self._last_step = name
 
@@ -147,7 +148,8 @@ class PostgresStarSchemaDataset(AbstractDataset[dict, pd.DataFrame]):
             raise DatasetError(f"This warehouse dataset loads retailer {self._retailer} only; the load is of "
                                f"{', '.join(codes) or 'no retailer'}.")
         scope_ids = [ids[c] for c in codes]
-        strays = sorted(set(pd.unique(data["facts"]["retailer_id"]).tolist()) - set(scope_ids))
+        facts = data.get("facts")  # a streamed load's chunks are checked as they come
+        strays = sorted(set(pd.unique(facts["retailer_id"]).tolist()) - set(scope_ids)) if facts is not None else []
         if strays:
             raise DatasetError(f"Warehouse load of {', '.join(codes)} holds facts of retailer_id(s) {strays}, "
                                "which it does not replace; nothing was loaded.")
@@ -178,6 +180,23 @@ class PostgresStarSchemaDataset(AbstractDataset[dict, pd.DataFrame]):
             finally:
                 conn.close()
 
+    def _stream(self, cur, data: dict[str, Any], days: list[date], run_id: str, retailer_ids: list[int],
+                where: str) -> Streamed:
+        """Steps 1-2 over the load's chunks (warehouse.stream); once more, from a savepoint, when
+        the chunks ask to be read again (ReadAgain: versions of a transaction in two chunks)."""
+        chunks = data["chunks"] if "chunks" in data else [one_chunk(data)]
+        cur.execute("SAVEPOINT stream")
+        try:
+            streamed = stream_chunks(cur, chunks, days=days, run_id=run_id, retailer_ids=retailer_ids,
+                                     step=self._step, where=where)
+        except ReadAgain as again:
+            logger.info("%s: %s", where, again)
+            cur.execute("ROLLBACK TO SAVEPOINT stream")
+            streamed = stream_chunks(cur, chunks, days=days, run_id=run_id, retailer_ids=retailer_ids,
+                                     step=self._step, where=where)
+        cur.execute("RELEASE SAVEPOINT stream")
+        return streamed
+
     def save(self, data: dict[str, Any]) -> None:  # type: ignore[override]
         run_id = str(data["run_id"])
         start = date.fromisoformat(data["window"]["start"])
@@ -204,20 +223,20 @@ class PostgresStarSchemaDataset(AbstractDataset[dict, pd.DataFrame]):
                 cur.execute(text("lock"), {"scopes": codes})
                 self._step("load lock")
                 # in parallel with other retailers' loads: their rows and locks are not touched
-                staged = stage_dimensions(cur, data["dimensions"], self._step, retailer_ids)
-                tables = day_tables.build_days(cur, data["facts"], days, run_id, self._step, retailer_ids)
-                stage_quarantine(cur, data["quarantine"])
+                streamed = self._stream(cur, data, days, run_id, retailer_ids, where)
+                tables = streamed.tables
                 keys = maintain_keys(cur, run_id=run_id, tables=tables, policy=policy, where=where,
                                      step=self._step, retailer_ids=retailer_ids)
                 # the tail, one load at a time: shared dimensions, marts, swap, commit
                 cur.execute(text("dim_lock"))
                 self._step("dimension lock")
-                apply_dimensions(cur, data["dimensions"], staged, run_id, start, end, self._step, scope=codes)
-                refresh_marts(cur, tables, keys.other_date_ids, retailer_ids)
+                apply_dimensions(cur, data["dimensions"], streamed.staged_dims, run_id, start, end, self._step,
+                                 scope=codes)
+                refresh_marts(cur, tables, keys.other_date_ids, retailer_ids, streamed.marts)
                 self._step("marts")
                 day_tables.swap_days(cur, tables, self._step)
                 self._step("swap")
-                replace_quarantine_and_audit(cur, data["quarantine"], data["audit"], run_id, days)
+                replace_quarantine_and_audit(cur, streamed.quarantine_codes, streamed.audit, run_id, days)
                 self._step("quarantine_audit")
             self._step("ready to commit")
             committing = True
@@ -232,7 +251,7 @@ class PostgresStarSchemaDataset(AbstractDataset[dict, pd.DataFrame]):
             watcher.stop()
             conn.close()
         self.changes = keys.changes
-        logger.info("warehouse load of%s %s..%s: %d fact rows in %.1fs (%s)%s", who, start, end, len(data["facts"]),
+        logger.info("warehouse load of%s %s..%s: %d fact rows in %.1fs (%s)%s", who, start, end, streamed.facts,
                     time.perf_counter() - t0, ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()),
                     "; lines leaving the window's days: " + ", ".join(f"{n} {k}" for k, n in sorted(keys.changes.items()))
                     if keys.changes else "")

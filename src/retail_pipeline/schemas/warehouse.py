@@ -179,12 +179,35 @@ class StarSchemaValidator:
         self.lazy = lazy
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A load of frames is validated now; a streamed load (`chunks`) chunk by chunk as the
+        dataset reads it, each before it is sent (a bad chunk fails the load's transaction)."""
+        if "chunks" in data:
+            missing = {"dimensions", "chunks", "window"} - set(data)
+            if missing:
+                raise ValueError(f"star-schema load is missing part(s) {sorted(missing)}")
+            DIMENSION_MODELS["dim_retailer"].validate(data["dimensions"]["dim_retailer"], lazy=self.lazy)
+            return {**data, "chunks": ValidatedChunks(data["chunks"], self)}
         missing = {"dimensions", "facts", "quarantine", "audit", "window"} - set(data)
         if missing:
             raise ValueError(f"star-schema load is missing part(s) {sorted(missing)}")
-        for name, model in DIMENSION_MODELS.items():
-            model.validate(data["dimensions"][name], lazy=self.lazy)
-        FactSalesModel.validate(data["facts"], lazy=self.lazy)
-        QuarantineModel.validate(data["quarantine"], lazy=self.lazy)
-        LoadAuditModel.validate(data["audit"], lazy=self.lazy)
+        self.validate_chunk(data)
         return data
+
+    def validate_chunk(self, chunk: dict[str, Any]) -> dict[str, Any]:
+        for name, model in DIMENSION_MODELS.items():
+            if name in chunk["dimensions"]:
+                model.validate(chunk["dimensions"][name], lazy=self.lazy)
+        FactSalesModel.validate(chunk["facts"], lazy=self.lazy)
+        QuarantineModel.validate(chunk["quarantine"], lazy=self.lazy)
+        LoadAuditModel.validate(chunk["audit"], lazy=self.lazy)
+        return chunk
+
+
+class ValidatedChunks:
+    """A streamed load's chunks, each validated when the dataset reads it."""
+
+    def __init__(self, chunks: Any, validator: StarSchemaValidator):
+        self.chunks, self.validator = chunks, validator
+
+    def __iter__(self):
+        return (self.validator.validate_chunk(chunk) for chunk in self.chunks)

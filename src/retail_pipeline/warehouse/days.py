@@ -23,14 +23,12 @@ FACT_COPY_COLUMNS = [
 ]
 
 # Indexes of a day partition, matching the partitioned indexes of fact_sales (002_fact_sales.sql;
-# the primary key gained retailer_id in 010_fact_sales_by_retailer.sql)
-# so ATTACH adopts them instead of building new ones. {t}: table, {n}: final partition name.
+# the primary key gained retailer_id in 010_fact_sales_by_retailer.sql; 011 dropped the natural
+# key and the customer and store indexes, which no query needs) so ATTACH adopts them instead of
+# building new ones. {t}: table, {n}: final partition name.
 PARTITION_INDEXES = [
     ("{n}_pkey", "ALTER TABLE {t} ADD CONSTRAINT {i} PRIMARY KEY (date_id, sale_id, retailer_id)"),
-    ("{n}_natural_key", "ALTER TABLE {t} ADD CONSTRAINT {i} UNIQUE (retailer_id, transaction_id, product_id, date_id)"),
     ("{n}_product_idx", "CREATE INDEX {i} ON {t} (product_id)"),
-    ("{n}_customer_idx", "CREATE INDEX {i} ON {t} (customer_id)"),
-    ("{n}_store_idx", "CREATE INDEX {i} ON {t} (store_id)"),
 ]
 
 
@@ -51,30 +49,54 @@ def retailer_parent(retailer_id: int) -> str:
     return f"fact_sales_r{retailer_id}"
 
 
-def build_days(cur, facts: pd.DataFrame, days: list[date], run_id: str,
-               step: Callable[[str], None], retailer_ids: list[int]) -> list[DayTable]:
-    """Each (retailer, window day) in a fresh standalone table, loaded, indexed and checked.
-    Step names carry the retailer (`copy r1 20240115`) only when the load has several."""
-    date_ids = facts["date_id"].to_numpy()
-    rids = facts["retailer_id"].to_numpy()
+def create_days(cur, days: list[date], run_id: str, retailer_ids: list[int]) -> list[DayTable]:
+    """A fresh standalone table per (retailer, window day), empty: the load's chunks are COPYed
+    into them (`copy_facts`), then `seal_days` indexes them."""
     tables = []
     for retailer_id in retailer_ids:
-        mine = rids == retailer_id
-        tag = f"r{retailer_id} " if len(retailer_ids) > 1 else ""
+        parent = retailer_parent(retailer_id)
         for day in days:
             date_id = date_id_of(day)
-            parent = retailer_parent(retailer_id)
             table = DayTable(retailer_id, date_id, f"{parent}_{date_id}_load", f"{parent}_{date_id}", parent)
-            t = sql.Identifier(table.stage)
             cur.execute(statement("day_create", stage=table.stage, run_id=sql.Literal(run_id)))
-            copy_frame(cur, t, facts[mine & (date_ids == date_id)], FACT_COPY_COLUMNS)
-            step(f"copy {tag}{date_id}")
-            for index, ddl in PARTITION_INDEXES:
-                cur.execute(sql.SQL(ddl).format(t=t, i=sql.Identifier(index.format(n=table.stage))))
-            cur.execute(statement("day_seal", stage=table.stage, bounds=f"{table.name}_bounds",
-                                  lo=sql.Literal(date_id), hi=sql.Literal(date_id + 1)))
-            step(f"index {tag}{date_id}")
             tables.append(table)
+    return tables
+
+
+def _tag(tables: list[DayTable], table: DayTable) -> str:
+    """Step names carry the retailer (`copy r1 20240115`) only when the load has several."""
+    return f"r{table.retailer_id} {table.date_id}" if len({t.retailer_id for t in tables}) > 1 else str(table.date_id)
+
+
+def copy_facts(cur, tables: list[DayTable], facts: pd.DataFrame, step: Callable[[str], None]) -> None:
+    """One chunk of facts into its (retailer, day) tables (one COPY per table with rows; the
+    step is marked for every table, so a test can stop any day's copy)."""
+    date_ids, rids = facts["date_id"].to_numpy(), facts["retailer_id"].to_numpy()
+    for table in tables:
+        mine = (rids == table.retailer_id) & (date_ids == table.date_id)
+        if mine.any():
+            copy_frame(cur, sql.Identifier(table.stage), facts[mine], FACT_COPY_COLUMNS)
+        step(f"copy {_tag(tables, table)}")
+
+
+def seal_days(cur, tables: list[DayTable], step: Callable[[str], None]) -> None:
+    """After the last chunk: each table's indexes, built once over all its rows, and a CHECK
+    matching its partition bounds (so ATTACH does not scan it)."""
+    for table in tables:
+        t = sql.Identifier(table.stage)
+        for index, ddl in PARTITION_INDEXES:
+            cur.execute(sql.SQL(ddl).format(t=t, i=sql.Identifier(index.format(n=table.stage))))
+        cur.execute(statement("day_seal", stage=table.stage, bounds=f"{table.name}_bounds",
+                              lo=sql.Literal(table.date_id), hi=sql.Literal(table.date_id + 1)))
+        step(f"index {_tag(tables, table)}")
+
+
+def build_days(cur, facts: pd.DataFrame, days: list[date], run_id: str,
+               step: Callable[[str], None], retailer_ids: list[int]) -> list[DayTable]:
+    """Each (retailer, window day) in a fresh standalone table, loaded, indexed and checked."""
+    tables = create_days(cur, days, run_id, retailer_ids)
+    copy_facts(cur, tables, facts, step)
+    seal_days(cur, tables, step)
     return tables
 
 

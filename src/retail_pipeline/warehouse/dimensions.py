@@ -30,6 +30,38 @@ def _columns(columns, prefix: str = "") -> sql.Composed:
     return sql.SQL(", ").join(sql.SQL(prefix) + sql.Identifier(c) for c in columns)
 
 
+def copy_members(cur, name: str, frame: pd.DataFrame) -> None:
+    """COPY one chunk of a dimension's members into tmp_<name> (created by dim_stage.sql)."""
+    copy_frame(cur, sql.Identifier(f"tmp_{name}"), frame, DIMENSIONS[name][3])
+
+
+def dedup_members(cur, name: str) -> None:
+    """One row per key in tmp_<name> after several chunks: the latest attributes win."""
+    key, _natural, attributes, _copied = DIMENSIONS[name]
+    latest = sql.SQL(", attributes_as_of DESC NULLS LAST" if attributes else "")
+    cur.execute(statement("dim_dedup", tmp=f"tmp_{name}", dedup=f"tmp_{name}_dedup", key=key, latest=latest))
+
+
+def check_members(cur, name: str, loading_retailer_ids: list[int], step: Callable[[str], None]) -> None:
+    """Refuse members of unknown retailers (neither in dim_retailer nor loaded now) and keys that
+    already name another natural key (a hash collision). Reads only."""
+    key, natural, _attributes, _copied = DIMENSIONS[name]
+    tmp = f"tmp_{name}"
+    cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(tmp)))
+    cur.execute(statement("dim_unknown_retailers", tmp=tmp), {"loading": list(loading_retailer_ids)})
+    unknown = [r[0] for r in cur.fetchall()]
+    if unknown:
+        raise DatasetError(f"{name} rows name retailer_id(s) {unknown} missing from dim_retailer; "
+                           "declare them in conf/base/retailers.yml.")
+    cur.execute(statement("dim_collisions", tmp=tmp, dim=name, key=key,
+                          t_natural=_columns(natural, "t."), d_natural=_columns(natural, "d.")))
+    clashes = cur.fetchall()
+    if clashes:
+        raise DatasetError(f"Surrogate key collision in {name} ({clashes}); nothing was loaded. "
+                           "Report it: the key hash needs widening.")
+    step(f"{name} checks")
+
+
 def stage_dimensions(cur, dims: dict[str, pd.DataFrame], step: Callable[[str], None],
                      loading_retailer_ids: list[int]) -> list[str]:
     """COPY the load's product, customer and store members into temp tables and check them
@@ -37,27 +69,14 @@ def stage_dimensions(cur, dims: dict[str, pd.DataFrame], step: Callable[[str], N
     upserts; no key collision). Reads the dimensions only, so it runs while other retailers'
     loads write theirs. Returns the dimensions staged."""
     staged = []
-    for name, (key, natural, _attributes, columns) in DIMENSIONS.items():
+    for name in DIMENSIONS:
         frame = dims[name]
         if frame.empty:
             continue
-        tmp, dim = f"tmp_{name}", name
-        cur.execute(statement("dim_stage", tmp=tmp, dim=dim))
-        copy_frame(cur, sql.Identifier(tmp), frame, columns)
+        cur.execute(statement("dim_stage", tmp=f"tmp_{name}", dim=name))
+        copy_members(cur, name, frame)
         step(f"{name} copy")
-        cur.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(tmp)))
-        cur.execute(statement("dim_unknown_retailers", tmp=tmp), {"loading": list(loading_retailer_ids)})
-        unknown = [r[0] for r in cur.fetchall()]
-        if unknown:
-            raise DatasetError(f"{name} rows name retailer_id(s) {unknown} missing from dim_retailer; "
-                               "declare them in conf/base/retailers.yml.")
-        cur.execute(statement("dim_collisions", tmp=tmp, dim=dim, key=key,
-                              t_natural=_columns(natural, "t."), d_natural=_columns(natural, "d.")))
-        clashes = cur.fetchall()
-        if clashes:
-            raise DatasetError(f"Surrogate key collision in {name} ({clashes}); nothing was loaded. "
-                               "Report it: the key hash needs widening.")
-        step(f"{name} checks")
+        check_members(cur, name, loading_retailer_ids, step)
         staged.append(name)
     return staged
 

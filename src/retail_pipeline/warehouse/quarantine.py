@@ -17,12 +17,19 @@ QUARANTINE_COLUMNS = ["retailer_code", "transaction_id", "sale_date", "reason", 
 def stage_quarantine(cur, quarantine: pd.DataFrame) -> None:
     """COPY this load's quarantine rows into tmp_quarantine (read by the exactly-once step too)."""
     cur.execute(text("quarantine_stage"))
+    copy_quarantine(cur, quarantine)
+
+
+def copy_quarantine(cur, quarantine: pd.DataFrame) -> None:
+    """One chunk of quarantine rows into tmp_quarantine."""
     copy_frame(cur, sql.Identifier("tmp_quarantine"), quarantine, QUARANTINE_COLUMNS)
 
 
-def replace_quarantine_and_audit(cur, quarantine: pd.DataFrame, audit: pd.DataFrame, run_id: str,
+def replace_quarantine_and_audit(cur, quarantine_codes: set[str], audit: pd.DataFrame, run_id: str,
                                  days: list[date]) -> None:
-    codes = sorted(set(audit["retailer_code"]) | set(quarantine["retailer_code"]))
+    """The window's quarantine rows (staged in tmp_quarantine) replace the days' old ones of the
+    retailers in the audit or the quarantine; one load_audit row per retailer and day."""
+    codes = sorted(set(audit["retailer_code"]) | set(quarantine_codes))
     cur.execute(text("quarantine_replace"), {"days": days, "codes": codes, "run_id": run_id})
     execute_values(cur, text("audit"), [
         (run_id, r.retailer_code, r.sale_date, int(r.rows_loaded), round(float(r.total_amount_loaded), 2),

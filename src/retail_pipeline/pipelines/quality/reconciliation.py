@@ -75,6 +75,8 @@ def summarize_zone(raw: pd.DataFrame, quarantine: pd.DataFrame) -> tuple[dict[st
     records: a frame (sale_date, transaction_id, zone 'raw' | 'quarantine').
     """
     days: dict[str, dict[str, Any]] = {}
+    if hasattr(raw, "to_frame") and not isinstance(raw, pd.DataFrame):  # the raw zone loaded lazily (RawChunks)
+        raw = raw.to_frame()
     if raw is not None and len(raw):
         dates = raw["sale_date"].astype("str").str[:10]
         amounts = pd.to_numeric(raw["total_amount"], errors="coerce").fillna(0).map(money)

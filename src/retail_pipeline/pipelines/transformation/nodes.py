@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -85,12 +86,15 @@ def _reasons_from_pandera(err: pa.errors.SchemaErrors, df: pd.DataFrame) -> pd.S
 
 
 def stage_sales(
-    retailers: dict[str, Any], run_date: str, lookback_days: int, run_id: str, *raw_sales: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    retailers: dict[str, Any], run_date: str, lookback_days: int, run_id: str, *raw_sales: Any
+) -> tuple[Any, Any]:
     """Canonical rows for the window -> (loadable rows, quarantined rows).
 
     The pipeline passes one retailer's rows (a node per retailer namespace): rows are keyed by
     (retailer_code, transaction_id), so staging retailers apart or together gives the same rows.
+    Frames give frames; the raw zone read in chunks (`RawChunks`, `<code>.raw_sales@chunks`)
+    gives a lazy `StagedChunks` (and its quarantine side), staged chunk by chunk when the load
+    iterates it (streaming.py).
 
     Keeps the latest version of a transaction (by `ingested_at`) so a corrected row replaces
     the old one; checks each row against `StagedSaleModel`, the retailer registry
@@ -98,18 +102,36 @@ def stage_sales(
     time zone) and the run window; every row that cannot be loaded becomes a quarantine row with
     its reasons.
     """
-    retailers = checked_registry(retailers)
-    start, end = window_of(run_date, lookback_days)
-    frames = [_canonical(f) for f in raw_sales]
-    df = pd.concat(frames, ignore_index=True) if frames else _canonical(None)
-    received = len(df)
+    if any(getattr(raw, "chunked", False) for raw in raw_sales):
+        from .streaming import StagedChunks
 
+        staged = StagedChunks(checked_registry(retailers), run_date, lookback_days, raw_sales)
+        return staged, staged.quarantine
+    frames = [_canonical(f) for f in raw_sales]
+    df = normalize(pd.concat(frames, ignore_index=True) if frames else _canonical(None))
+    received = len(df)
+    df = latest_versions(df)
+    if len(df) < received:
+        logger.info("%d superseded version(s) of corrected transactions replaced by their latest",
+                    received - len(df))
+    staged, quarantine = stage_rows(df, checked_registry(retailers), run_date, lookback_days)
+    logger.info("transformation: %d rows received, %d loadable, %d quarantined",
+                received, len(staged), len(quarantine))
+    return staged, quarantine
+
+
+def normalize(df: pd.DataFrame) -> pd.DataFrame:
+    """Canonical text ('' as missing, source ids trimmed) and numbers (float64), in place."""
     for col in _TEXT:
         df[col] = _text(df[col], strip=col in _IDS)
     for col in _NUMBERS:
         df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    return df
 
-    # Latest version of each transaction wins (a corrected row, or a row moved to another day).
+
+def latest_versions(df: pd.DataFrame) -> pd.DataFrame:
+    """The latest version of each transaction (by ingested_at; a corrected row, or a row moved to
+    another day); rows without a transaction id are all kept (quarantined later)."""
     key = ["retailer_code", "transaction_id"]
     sale_key = pd.Series(surrogate_key(df["retailer_code"].fillna(""), df["transaction_id"].fillna(""), repeated=False))
     maybe_dup = sale_key.duplicated(keep=False).to_numpy() & df["transaction_id"].notna().to_numpy()
@@ -118,9 +140,15 @@ def stage_sales(
         df = df.assign(_order=order).sort_values("_order", kind="stable").drop(columns="_order")
         df = df[~df.duplicated(key, keep="last") | df["transaction_id"].isna()]
         df = df.sort_index().reset_index(drop=True)
-        logger.info("%d superseded version(s) of corrected transactions replaced by their latest",
-                    received - len(df))
+    return df
 
+
+def stage_rows(df: pd.DataFrame, retailers: dict[str, Any], run_date: str,
+               lookback_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normalized rows, one version per transaction -> (loadable rows, quarantined rows): the
+    checks of `stage_sales`, row by row (so a chunk is staged as the whole would be)."""
+    start, end = window_of(run_date, lookback_days)
+    df = df.reset_index(drop=True)
     df["store_external_id"] = df["store_id"]
     df["customer_external_id"] = df["customer_id"].fillna(UNKNOWN_CUSTOMER)
 
@@ -157,8 +185,6 @@ def stage_sales(
     staged["ts_order"] = ts[~bad].astype("int64").to_numpy()
     for col in _MONEY:
         staged[col] = staged[col].round(2)
-    logger.info("transformation: %d rows received, %d loadable, %d quarantined",
-                received, len(staged), len(quarantine))
     return staged.reset_index(drop=True), quarantine
 
 
@@ -198,6 +224,16 @@ def build_retailer_star_schema(
     registry = checked_registry(retailers)
     if code not in registry:
         raise ValueError(f"retailer {code} is not in the registry (conf/base/retailers.yml)")
+    if hasattr(staged, "quarantine"):  # StagedChunks: a lazy load, built chunk by chunk as it is saved
+        from .streaming import LoadChunks
+
+        start, end = window_of(run_date, lookback_days)
+        mine = {code: registry[code]}
+        build = partial(build_star_schema, retailers=mine, warehouse=warehouse, run_date=run_date,
+                        lookback_days=lookback_days, run_id=run_id)
+        return {"run_id": run_id, "window": {"start": start.isoformat(), "end": end.isoformat()},
+                "retailers": [code], "fact_loss": _fact_loss(warehouse, accept_fact_loss),
+                "dimensions": {"dim_retailer": dim_retailer_frame(mine)}, "chunks": LoadChunks(staged, build)}
     load = build_star_schema(staged, quarantine, {code: registry[code]}, warehouse, run_date, lookback_days,
                              run_id, accept_fact_loss)
     load["retailers"] = [code]
@@ -220,7 +256,7 @@ def build_star_schema(
     """
     staged, quarantine = _one_frame(staged, _BUILD_COLUMNS), _one_frame(quarantine)
     start, end = window_of(run_date, lookback_days)
-    accepted = parse_accepted(accept_fact_loss)
+    parse_accepted(accept_fact_loss)  # malformed items fail here, before any load
     retailers = checked_registry(retailers)
     dim_retailer = dim_retailer_frame(retailers)
     ids = dict(zip(dim_retailer["retailer_code"], dim_retailer["retailer_id"]))
@@ -269,11 +305,15 @@ def build_star_schema(
         "facts": facts,
         "quarantine": quarantine,
         "audit": audit,
-        "fact_loss": {
-            "max_share": float(warehouse.get("max_fact_loss_share", DEFAULT_MAX_SHARE)),
-            "accept": True if accepted is True else sorted(f"{code}:{day}" for code, day in accepted),
-        },
+        "fact_loss": _fact_loss(warehouse, accept_fact_loss),
     }
+
+
+def _fact_loss(warehouse: dict[str, Any], accept_fact_loss: Any) -> dict[str, Any]:
+    """How much of a retailer-day's facts the load may remove, and the days an operator accepted."""
+    accepted = parse_accepted(accept_fact_loss)
+    return {"max_share": float(warehouse.get("max_fact_loss_share", DEFAULT_MAX_SHARE)),
+            "accept": True if accepted is True else sorted(f"{code}:{day}" for code, day in accepted)}
 
 
 def _audit(staged: pd.DataFrame, quarantine: pd.DataFrame, codes: list[str], start: date, end: date) -> pd.DataFrame:

@@ -2,8 +2,8 @@
 
 Everything is per retailer of the registry, in the retailer's namespace (as in ingestion):
 `<code>.stage_sales` reads its own `<code>.raw_sales` (the ingestion output, so Kedro and the
-Airflow DAG order this pipeline after ingestion) and hands its rows (`<code>.staged_sales`,
-`<code>.warehouse_quarantine_rows`, in memory, passed by reference) to `<code>.build_star_schema`,
+Airflow DAG order this pipeline after ingestion; loaded lazily, in chunks) and hands its rows (`<code>.staged_sales`,
+`<code>.warehouse_quarantine_rows`, lazy: staged chunk by chunk while the load reads them) to `<code>.build_star_schema`,
 which makes the retailer's own warehouse load, `<code>.warehouse_star_schema`
 (PostgresStarSchemaDataset scoped to the retailer, a dataset factory), saved atomically.
 

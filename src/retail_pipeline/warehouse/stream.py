@@ -1,0 +1,165 @@
+"""A load's chunks into the server, streamed: the bulk of a load (steps 1-2 of
+PostgresStarSchemaDataset) in bounded memory, whatever the size of the day.
+
+A load is a sequence of chunks, each a dict of frames::
+
+    {"facts": df, "dimensions": {"dim_product": df, "dim_customer": df, "dim_store": df},
+     "quarantine": df, "audit": df}
+
+(a load of frames is one chunk). Each chunk's facts are COPYed into their (retailer, day) tables
+as it arrives and summed for the marts (warehouse.inflight), its dimension members and
+quarantine rows go to temp tables, its audit is added up; nothing of a chunk is kept once it is
+sent. The next chunk is computed (read, staged, built: the nodes' lazy work) in a thread while
+the server ingests this one (`prefetch`), so the Python side and the server overlap on two
+cores, with at most two chunks waiting. After the last chunk the members are made one per key
+and checked, and the day tables are indexed once. Everything happens in the load's transaction: a failure between chunks rolls
+it all back, the old days stay as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Callable
+
+import queue
+import threading
+
+import pandas as pd
+from kedro.io.core import DatasetError
+
+from retail_pipeline.warehouse.days import DayTable, copy_facts, create_days, seal_days
+from retail_pipeline.warehouse.dimensions import DIMENSIONS, check_members, copy_members, dedup_members
+from retail_pipeline.warehouse.inflight import MartPartials
+from retail_pipeline.warehouse.quarantine import copy_quarantine
+from retail_pipeline.warehouse.sqlfiles import statement, text
+
+AUDIT_KEYS = ["retailer_code", "sale_date"]
+AUDIT_SUMS = ["rows_loaded", "total_amount_loaded", "rows_quarantined"]
+
+
+@dataclass
+class Streamed:
+    """What the stream left in the transaction, for the rest of the load."""
+
+    tables: list[DayTable]
+    staged_dims: list[str]
+    audit: pd.DataFrame
+    marts: MartPartials
+    quarantine_codes: set[str] = field(default_factory=set)
+    facts: int = 0
+    chunks: int = 0
+
+
+def combine_audits(audits: list[pd.DataFrame]) -> pd.DataFrame:
+    """The chunks' audit rows added up per retailer and day (order of first appearance)."""
+    if len(audits) == 1:
+        return audits[0]
+    both = pd.concat(audits, ignore_index=True)
+    out = both.groupby(AUDIT_KEYS, sort=False, as_index=False)[AUDIT_SUMS].sum()
+    out["total_amount_loaded"] = out["total_amount_loaded"].round(2)
+    return out[[*AUDIT_KEYS, *AUDIT_SUMS]]
+
+
+_DONE = object()
+
+
+class ReadAgain(Exception):
+    """Raised by a load's chunks after the last one: what was streamed must be rolled back and
+    the chunks iterated again (a corrected transaction had versions in two chunks; the second
+    pass holds them back and resolves them)."""
+
+
+def prefetch(chunks: Iterable[Any], depth: int = 1) -> Iterable[Any]:
+    """The chunks, each computed in a background thread while the caller works on the one before
+    (at most `depth` computed ahead). An exception of the source is raised to the caller at the
+    chunk it failed on; a caller that stops early stops the thread at its next chunk."""
+    ahead: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        ahead.put((chunk, None), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+                del chunk
+            ahead.put((_DONE, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            ahead.put((_DONE, exc))
+
+    thread = threading.Thread(target=produce, name="load-chunks", daemon=True)
+    thread.start()
+    try:
+        while True:
+            chunk, error = ahead.get()
+            if error is not None:
+                raise error
+            if chunk is _DONE:
+                return
+            yield chunk
+            del chunk
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                ahead.get_nowait()
+            except queue.Empty:
+                thread.join(0.05)
+
+
+def stream_chunks(cur, chunks: Iterable[dict[str, Any]], *, days: list[date], run_id: str,
+                  retailer_ids: list[int], step: Callable[[str], None], where: str) -> Streamed:
+    """Steps 1-2 of a load over its chunks (see the module docstring). Refuses a chunk holding
+    facts of a retailer the load does not replace."""
+    tables = create_days(cur, days, run_id, retailer_ids)
+    cur.execute(text("quarantine_stage"))
+    for name in DIMENSIONS:
+        cur.execute(statement("dim_stage", tmp=f"tmp_{name}", dim=name))
+    marts, audits, members = MartPartials(), [], dict.fromkeys(DIMENSIONS, 0)
+    out = Streamed(tables, [], pd.DataFrame(), marts)
+    scope = set(retailer_ids)
+    incoming = prefetch(chunks)
+    try:
+        for chunk in incoming:
+            facts = chunk["facts"]
+            strays = sorted(set(pd.unique(facts["retailer_id"]).tolist()) - scope)
+            if strays:
+                raise DatasetError(f"{where} holds facts of retailer_id(s) {strays}, which it does not replace; "
+                                   "nothing was loaded.")
+            for name in DIMENSIONS:
+                frame = chunk["dimensions"][name]
+                if len(frame):
+                    copy_members(cur, name, frame)
+                    members[name] += 1
+                step(f"{name} copy")
+            copy_facts(cur, tables, facts, step)
+            marts.add(facts)
+            copy_quarantine(cur, chunk["quarantine"])
+            out.quarantine_codes |= set(chunk["quarantine"]["retailer_code"])
+            audits.append(chunk["audit"])
+            out.facts += len(facts)
+            out.chunks += 1
+            del chunk, facts
+    finally:
+        incoming.close()  # stops the reading thread now, even on a failure
+    out.staged_dims = [name for name, n in members.items() if n]
+    for name in out.staged_dims:
+        if members[name] > 1:
+            dedup_members(cur, name)
+        check_members(cur, name, retailer_ids, step)
+    seal_days(cur, tables, step)
+    out.audit = combine_audits(audits) if audits else pd.DataFrame(columns=[*AUDIT_KEYS, *AUDIT_SUMS])
+    return out
+
+
+def one_chunk(data: dict[str, Any]) -> dict[str, Any]:
+    """A load of frames as its one chunk."""
+    return {"facts": data["facts"], "dimensions": data["dimensions"], "quarantine": data["quarantine"],
+            "audit": data["audit"]}
