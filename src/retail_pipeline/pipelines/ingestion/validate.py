@@ -80,10 +80,23 @@ def row_reasons(normalized: pd.DataFrame, met_before: np.ndarray | None = None) 
     return _merge_reasons(per_row, frame_level)
 
 
+def _own_values(cases: pd.DataFrame, view: pd.DataFrame) -> pd.DataFrame:
+    """Each column case's value as the row holds it: pandera gathers the failing values of all
+    columns into one column, whose dtype (ints shown as floats when only numbers failed)
+    would make a reason depend on the other rows validated with it, i.e. on the chunk."""
+    values = cases["failure_case"].to_numpy(dtype=object).copy()
+    columns, rows = cases["_column"].to_numpy(dtype=object), cases["index"].to_numpy()
+    for name in set(columns) - {""}:
+        if name in view.columns:
+            mask = columns == name
+            values[mask] = view[name].to_numpy(dtype=object)[rows[mask]]
+    return cases.assign(failure_case=values)
+
+
 def _case_reasons(cases: pd.DataFrame, view: pd.DataFrame, per_row: dict, frame_level: dict,
                   quantity_missing: np.ndarray, put) -> None:
     # One case per row and check (schemas.reasons); a whole-record check once, column ''.
-    for pos, column, check, text in translate(cases, view):
+    for pos, column, check, text in translate(_own_values(cases, view), view):
         pos = int(pos)
         if column == "":
             if check == "total_matches_quantity_x_price" and per_row[pos].keys() & {
