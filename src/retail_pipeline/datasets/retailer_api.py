@@ -179,8 +179,9 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
                 try:
                     pages = pages_in_background(lambda put: self._walk(extraction, present, put),
                                                 name=f"{self._retailer}-extraction")
-                    for frame in chunked(pages, chunk_rows, self._fields):
-                        self._check_shape(frame)
+                    for number, frame in enumerate(chunked(pages, chunk_rows, self._fields)):
+                        if number == 0:  # the shape is the pages' (chunks add no column): once is enough
+                            self._check_shape(frame)
                         frame.attrs["extraction"] = dict(base)
                         yield frame
                     verdict = judge(extraction, previous, policy, attempt)
