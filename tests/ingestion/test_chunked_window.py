@@ -161,7 +161,9 @@ def test_a_manifest_alone_is_refused_when_no_window_is_staged(tmp_path):
     assert abort_open() == 0
 
 
-def test_seen_ids_find_every_repeat_across_chunks_and_nothing_else():
+@pytest.mark.parametrize("max_run", [1 << 20, 10_000])
+def test_seen_ids_find_every_repeat_across_chunks_and_nothing_else(monkeypatch, max_run):
+    monkeypatch.setattr("retail_pipeline.pipelines.ingestion.window_state.MAX_RUN", max_run)
     rng = np.random.default_rng(7)
     ids = rng.integers(0, 40_000, size=60_000).astype(str)
     ids[rng.random(len(ids)) < 0.01] = None
@@ -176,5 +178,6 @@ def test_seen_ids_find_every_repeat_across_chunks_and_nothing_else():
         before.update(value for value in chunk if value is not None)
     assert got.tolist() == expected and got.sum() > 10_000
     assert len(seen) == int(pd.Series(ids).notna().sum()) and seen.nbytes == 16 * len(seen)
-    assert len(seen._runs) <= int(np.log2(len(ids) / 4_096)) + 2  # merged as it grows
+    assert len(seen._runs) <= int(np.log2(len(ids) / 4_096)) + 2 + len(ids) // max_run  # merged as it grows
+    assert all(len(a) <= max(max_run, 4_096) and (np.diff(a.astype(np.float64)) >= 0).all() for a, _ in seen._runs)
     seen.close()

@@ -10,8 +10,8 @@ cursor. So an extraction is accepted only on evidence that it saw one state of t
    committed change to the table, so no change committed between the first and the last page:
    the pages together are exactly the window at that version. Accepted at once.
 2. verified reread (the API gives no version, or the version moved): the extraction is repeated
-   and accepted when its records equal the previous extraction's (as a multiset of 64-bit
-   digests of each record's JSON) and its own paging fields showed no change. A repeat whose
+   and accepted when its records equal the previous extraction's (as a multiset: the count and
+   the sums of two independent 64-bit hashes of each record's JSON) and its own paging fields showed no change. A repeat whose
    own version held is accepted as in 1.
 
 The version is the whole table's, so it also moves with writes outside the window (a busy
@@ -19,7 +19,7 @@ retailer's today); then 2 accepts the repeat that equals its predecessor. Either
 extraction whose paging fields contradict each other (the total differs between pages, or the
 records received differ from the total) is never accepted. After `max_attempts`
 extractions without acceptance, `RetailerApiError` names the retailer: the source kept changing,
-rerun. Only the digests of the previous extraction are kept (8 bytes a record), not its frames:
+rerun. Only the fingerprint of the previous extraction is kept (three numbers), not its frames:
 the pages of a walk stream on to ingestion as they come (datasets/retailer_api.py), and a walk
 that is not accepted is discarded downstream (its staged files are dropped) and walked again.
 
@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from retail_pipeline.extraction.errors import RetailerApiError
@@ -72,7 +71,8 @@ class Consistency:
 
 class Extraction:
     """What one walk's responses said about the source's state: counts, data versions, totals
-    and a 64-bit digest of each record (8 bytes a record; the pages themselves stream on)."""
+    and a fingerprint of its records as a multiset (a few numbers, whatever the window's size;
+    the pages themselves stream on)."""
 
     def __init__(self, total_field: str | None) -> None:
         self.pages = 0
@@ -83,7 +83,7 @@ class Extraction:
         self._total_field = total_field
         self._versions: list[str | None] = []
         self._totals: set[int] = set()
-        self._digests: list[np.ndarray] = []
+        self._sums = [0, 0]  # of two independent 64-bit hashes of each record's JSON
         self._con = duckdb.connect(config={"threads": 1})
 
     def add(self, body: dict, page: Page) -> None:
@@ -97,8 +97,10 @@ class Extraction:
         self.orders_without_lines += page.orders_without_lines
         if page.rows:
             self._con.register("records", pa.table({"r": page.source_record}))
-            self._digests.append(self._con.sql("SELECT hash(r) AS h FROM records").fetchnumpy()["h"])
+            first, second = self._con.sql("SELECT sum(hash(r)), sum(hash(r || chr(1))) FROM records").fetchall()[0]
             self._con.unregister("records")
+            self._sums[0] += int(first)
+            self._sums[1] += int(second)
 
     @property
     def version(self) -> str | None:
@@ -123,14 +125,13 @@ class Extraction:
             return f"{self.records} records came but the API's total said {self.total}"
         return None
 
-    def digests(self) -> np.ndarray:
-        """Sorted 64-bit digests of every record's JSON: the extraction as a multiset."""
-        if not self._digests:
-            return np.zeros(0, dtype="uint64")
-        return np.sort(np.concatenate(self._digests))
+    def fingerprint(self) -> tuple[int, int, int]:
+        """The records as a multiset: (rows, sum of one 64-bit hash of each record's JSON, sum of
+        another). Two walks that served different records agree only if both sums collide
+        (~2^-128), never because of their order."""
+        return self.rows, self._sums[0], self._sums[1]
 
     def release(self) -> None:
-        self._digests.clear()
         self._con.close()
 
 
@@ -138,22 +139,23 @@ class Verdict:
     """The judgement of one walk (`judge`): accepted (how) or why not, and the wait before a repeat."""
 
     def __init__(self, how: str | None, reason: str = "", known: bool = False, wait: float = 0.0,
-                 digests: np.ndarray | None = None) -> None:
+                 digests: tuple[int, int, int] | None = None) -> None:
         self.how, self.reason, self.known, self.wait, self.digests = how, reason, known, wait, digests
 
 
-def judge(extraction: Extraction, previous: np.ndarray | None, policy: Consistency, attempt: int) -> Verdict:
-    """Is this walk (the `attempt`-th) to be trusted? `previous`: the digests of the walk before
-    (None for the first); the verdict carries this walk's digests for the next comparison."""
+def judge(extraction: Extraction, previous: tuple[int, int, int] | None, policy: Consistency,
+          attempt: int) -> Verdict:
+    """Is this walk (the `attempt`-th) to be trusted? `previous`: the fingerprint of the walk
+    before (None for the first); the verdict carries this walk's for the next comparison."""
     contradiction = extraction.contradiction()
     if contradiction is None and policy.version_header and extraction.version is not None:
         return Verdict(DATA_VERSION)
-    digests = extraction.digests()
-    agrees = previous is not None and np.array_equal(previous, digests)
+    digests = extraction.fingerprint()
+    agrees = previous is not None and previous == digests
     if contradiction is None and agrees:
         return Verdict(VERIFIED_REREAD)
     differs = None if previous is None or agrees else (
-        f"its records differ from the previous extraction's ({len(previous)} -> {len(digests)} records)")
+        f"its records differ from the previous extraction's ({previous[0]} -> {digests[0]} records)")
     known = [r for r in (contradiction, extraction.version_moved(), differs) if r]
     # Nothing known to have changed (first extraction, no version): reread at once to compare.
     reason = "; ".join(known) or (

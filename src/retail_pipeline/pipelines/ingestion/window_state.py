@@ -17,12 +17,28 @@ import pandas as pd
 import pyarrow as pa
 
 
+# Runs are merged up to this many ids (16 MB of hashes): a merge then never needs more than
+# twice that beside the set, and a lookup searches ~n / MAX_RUN runs.
+MAX_RUN = 1 << 20
+
+
+def _merge(a1: np.ndarray, b1: np.ndarray, a2: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two sorted runs (a sorted, b aligned) as one, in linear time."""
+    at = np.searchsorted(a1, a2, side="right") + np.arange(len(a2))  # a2's places in the result
+    first = np.ones(len(a1) + len(a2), dtype=bool)
+    first[at] = False
+    a, b = np.empty(len(first), dtype=a1.dtype), np.empty(len(first), dtype=b1.dtype)
+    a[at], b[at] = a2, b2
+    a[first], b[first] = a1, b1
+    return a, b
+
+
 class SeenIds:
     """Transaction ids of the window's earlier chunks, as sorted runs of hash pairs.
 
     A run per chunk, merged with its neighbour while it is at least as large (a binary
-    counter: log2(chunks) runs), so adding n ids costs O(n log n) and a lookup one binary
-    search per run.
+    counter) up to MAX_RUN ids, so adding n ids costs O(n log n) and a lookup one binary
+    search per run (log2 of the chunks per MAX_RUN, plus n / MAX_RUN).
     """
 
     def __init__(self) -> None:
@@ -70,11 +86,11 @@ class SeenIds:
     def _add(self, a: np.ndarray, b: np.ndarray) -> None:
         order = np.argsort(a, kind="stable")
         self._runs.append((a[order], b[order]))
-        while len(self._runs) > 1 and len(self._runs[-1][0]) >= len(self._runs[-2][0]):
+        del order
+        while (len(self._runs) > 1 and len(self._runs[-1][0]) >= len(self._runs[-2][0])
+               and len(self._runs[-1][0]) + len(self._runs[-2][0]) <= MAX_RUN):
             (a2, b2), (a1, b1) = self._runs.pop(), self._runs.pop()
-            a, b = np.concatenate([a1, a2]), np.concatenate([b1, b2])
-            order = np.argsort(a, kind="stable")  # two sorted runs: timsort merges them
-            self._runs.append((a[order], b[order]))
+            self._runs.append(_merge(a1, b1, a2, b2))
 
     def close(self) -> None:
         self._runs.clear()
