@@ -1,6 +1,6 @@
 """Ingestion benchmark: every retailer's real API (the registry's) -> the `ingestion` pipeline -> raw zone.
 
-    python -m benchmarks ingest                      # 20,000 and 200,000 records per retailer-day
+    python -m benchmarks ingest                      # 10,000 and 100,000 records per retailer-day
     python -m benchmarks ingest --full               # 1,000,000 (4 retailers) and 10,000,000 (retailer_1)
     python -m benchmarks ingest --ingest-rows 100000 --ingest-scale 10 --ingest-10x-retailers all
 
@@ -51,7 +51,7 @@ SEED = 42
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("ingest")
     group.add_argument("--ingest-rows", type=int, default=None,
-                       help="records per retailer-day (default 20,000; 1,000,000 with --full)")
+                       help="records per retailer-day (default 10,000; 1,000,000 with --full)")
     group.add_argument("--ingest-scale", type=int, default=10,
                        help="also run at rows x scale (linearity and the 10x memory figure); 1 = skip")
     group.add_argument("--ingest-10x-retailers", default=None,
@@ -221,7 +221,7 @@ def _measure(args, stack: _Stack, workdir: Path, rows: int, codes: list[str]) ->
 
 def _sizes(args: argparse.Namespace, codes: list[str]) -> tuple[list[int], list[str]]:
     """(sizes, the retailers of the larger size)."""
-    rows = args.ingest_rows or (1_000_000 if getattr(args, "full", False) else 20_000)
+    rows = args.ingest_rows or (1_000_000 if getattr(args, "full", False) else 10_000)
     chosen = args.ingest_10x_retailers or ("retailer_1" if getattr(args, "full", False) else "all")
     large = codes if chosen == "all" else [code for code in chosen.split(",") if code]
     unknown = set(large) - set(codes)
