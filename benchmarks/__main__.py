@@ -2,7 +2,8 @@
 
 Each section lives in its own module (`benchmarks/ingest.py`, `benchmarks/transform.py`,
 `benchmarks/replay.py`) with `add_arguments(parser)` and `run(args) -> dict`; figures are
-printed and merged into data/08_reporting/benchmarks.json. Sections run in separate
+printed and merged into data/08_reporting/benchmarks.json. `--full` is passed to every section
+(`args.full`): the large sizes instead of the quick defaults. Sections run in separate
 processes so that each one's peak memory is its own.
 """
 
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("sections", nargs="*", default=list(SECTIONS), help=f"any of {', '.join(SECTIONS)}")
     for name in SECTIONS:
         importlib.import_module(f"benchmarks.{name}").add_arguments(parser)
+    parser.add_argument("--full", action="store_true",
+                        help="the large sizes of every section (10,000,000 records; takes long)")
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     unknown = set(args.sections) - set(SECTIONS)

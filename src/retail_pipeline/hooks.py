@@ -138,3 +138,20 @@ def _param(catalog, name: str):
         return catalog.load(f"params:{name}")
     except Exception:  # noqa: BLE001 - a failure report does with what it can get
         return None
+
+
+class StagedWindowHook:
+    """A run that fails between two chunks of a retailer's window drops what it staged.
+
+    The raw zone already holds the old window, unchanged (nothing is moved before the last
+    chunk); the staging folder would otherwise wait for the next access of that retailer.
+    """
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        from retail_pipeline.datasets.zone_commit import abort_open
+
+        dropped = abort_open()
+        if dropped:
+            logger.warning("dropped %d raw-zone window(s) staged by the failed run; the raw zone keeps "
+                           "the previous files and manifests", dropped)

@@ -97,21 +97,17 @@ def test_only_the_attempt_the_consistency_check_accepted_becomes_the_landing_set
     landing = Landing("retailer_1", {"root": zone.root})
     client = FakeClient()
     landing.open(client, WINDOW)
-    seen = []
 
-    def extract_once():
-        number = len(seen) + 1
-        seen.append(number)
+    def walk(number):  # one attempt's walk, as RetailerApiDataset.events makes it
+        landing.begin_attempt()
         client.landing("GET", page_url(1), None, reply(f'{{"data": [], "attempt": {number}}}'.encode()))
         return SimpleNamespace(version="7", records=0, rows=0, number=number)
 
-    def consistently(once):  # the source changed during the first walk: a second one is accepted
-        once()
-        return once(), 2, "verified_reread"
-
-    extraction, attempts, how = landing.extract(extract_once, consistently)
+    walk(1)                   # the source changed during the first walk: a second one is accepted
+    extraction = walk(2)
+    landing.accept(extraction, 2, "verified_reread")
     index = zone.read_index(RUN_DATE)
-    assert (extraction.number, attempts, index["attempts"], index["consistency"]) == (2, 2, 2, "verified_reread")
+    assert (index["attempts"], index["consistency"]) == (2, "verified_reread")
     pages = [p for p in zone.fs.find(zone.day_prefix(RUN_DATE)) if p.endswith(".json.gz")]
     assert len(pages) == 1 and json.loads(gzip.decompress(zone.read(pages[0])))["attempt"] == 2
     assert landing.stats()["landing"]["retrieved_at"] == index["retrieved_at"]
@@ -122,12 +118,9 @@ def test_a_failed_extraction_leaves_its_pages_nowhere(zone):
     client = FakeClient()
     landing.open(client, WINDOW)
 
-    def extract_once():
-        client.landing("GET", page_url(1), None, reply(b'{"data": []}'))
-        raise RetailerApiError("retailer_1: down")
-
-    with pytest.raises(RetailerApiError):
-        landing.extract(extract_once, lambda once: (once(), 1, "data_version"))
+    landing.begin_attempt()
+    client.landing("GET", page_url(1), None, reply(b'{"data": []}'))
+    landing.abort()           # the walk failed (RetailerApiDataset.events aborts on any error)
     assert zone.read_index(RUN_DATE) is None and not zone.fs.find(zone.day_prefix(RUN_DATE))
 
 

@@ -15,6 +15,7 @@ import fsspec
 import pandas as pd
 import pytest
 
+from retail_pipeline.extraction.stream import Attempt
 from retailers.common.registry import RETAILERS
 from tests.ingestion.conftest import api_catalog_override, api_credentials, read_zone_files, records, rows_in_window, without_lineage
 from tests.landing.conftest import landing_bodies, landing_index, secrets_of
@@ -100,6 +101,17 @@ def _decimal_comma(money):
     return fixed
 
 
+def _streamed_rows(stream) -> int:
+    """Rows of the accepted walk of a SalesStream (a repeated walk starts again at Attempt)."""
+    rows = 0
+    for event in stream:
+        if isinstance(event, Attempt):
+            rows = 0
+        elif isinstance(event, pd.DataFrame):
+            rows += len(event)
+    return rows
+
+
 def test_replay_after_a_rule_fix_recovers_the_records_it_quarantined(kedro_project, own_apis, seed_retailers,
                                                                      monkeypatch):
     from retail_pipeline.pipelines.ingestion import normalize
@@ -118,7 +130,7 @@ def test_replay_after_a_rule_fix_recovers_the_records_it_quarantined(kedro_proje
     raw_before = [r for r in records(read_zone_files(fs, root, "raw")) if r["retailer_code"] == "retailer_2"]
     landed = sorted(fs.find(f"{root}/landing/retailer_2"))
     reread = load(kedro_project, "retailer_2.source_reread")  # the quality pipeline's re-read
-    assert len(reread) == len(raw_before) + len(before)
+    assert _streamed_rows(reread) == len(raw_before) + len(before)
     assert sorted(fs.find(f"{root}/landing/retailer_2")) == landed  # keeps no pages of its own
 
     own_apis.stop()

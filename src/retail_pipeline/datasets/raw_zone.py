@@ -8,9 +8,12 @@ Layout (docs/contracts.md), on the local filesystem or any fsspec URL (s3://buck
 
 `zone` selects what an entry loads: `raw` (the window's canonical rows, for the
 transformation), `quarantine` (with `reasons` as lists) or `manifest` (the run date's manifest,
-a dict). Saving `{"raw": frame, "quarantine": frame, "manifest": dict}` (what the ingestion
-node returns) replaces the window's files of both zones and the manifest as one commit
-(`zone_commit`): after any failure - a retailer down, a full disk, an S3 error, kill -9 - the
+a dict). The ingestion node streams its window in parts, each one `save`: `{"begin": n}` (a
+walk of the extraction starts; anything staged before is dropped), chunks `{"raw": frame,
+"quarantine": frame}` (appended to the day files in the staging folder, zone_stream.py), then
+`{"manifest": dict}`, which checks that the manifest counts what was staged and replaces the
+window's files of both zones and the manifest as one commit (`zone_commit`). A whole unit
+`{"raw", "quarantine", "manifest"}` in one save does the same at once. After any failure - a retailer down, a full disk, an S3 error, kill -9 - the
 window's files and its manifest are both the old ones or both the new ones when read through
 this dataset, and nothing uncommitted sits where a partition glob reads. A window day without rows loses its file, so
 a rerun leaves exactly this extraction's records. Rows dated outside the window are refused.
@@ -45,17 +48,15 @@ import pyarrow as pa
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
 from retail_pipeline.datasets.zone_commit import Staging, ZoneCommitter
-from retail_pipeline.datasets.zone_files import (
-    SCHEMAS,
-    disk_full,
-    read_jsonl,
-    s3_options,
-    to_arrow,
-    write_jsonl,
-)
+from retail_pipeline.datasets.zone_files import SCHEMAS, disk_full, read_jsonl, s3_options, write_jsonl
+from retail_pipeline.datasets.zone_stream import StagedWindow
 from retail_pipeline.run_window import parse_run_date, window_dates
 
 log = logging.getLogger(__name__)
+
+
+def _write_part(con: duckdb.DuckDBPyConnection, part: pa.Table, path: str) -> None:
+    write_jsonl(con, part, path)  # looked up at each call (tests replace it)
 
 ZONES = ("raw", "quarantine", "manifest")
 UNIT_KEYS = ("raw", "quarantine", "manifest")
@@ -113,6 +114,7 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
         # One thread: DuckDB's ordered parallel COPY buffers the output (1M records took 1.5 GB
         # more and was slower on two cores); a single writer streams it.
         self._threads = duckdb_threads
+        self._window: StagedWindow | None = None  # the window being staged, chunk by chunk
         self.metadata = metadata
 
     # -- paths ---------------------------------------------------------------------------------
@@ -161,87 +163,81 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
 
     # -- save ----------------------------------------------------------------------------------
     def save(self, data: Any) -> None:
+        """A unit {"raw", "quarantine", "manifest"}, or the ingestion node's stream of parts:
+        {"begin": n}, chunks {"raw", "quarantine"}, then {"manifest"} (see the module docstring)."""
         if self._zone == "manifest" or not isinstance(data, Mapping | pd.DataFrame):
             raise DatasetError(
                 f"{self._retailer} {self._zone}: save {{'raw': frame, 'quarantine': frame, 'manifest': dict}} "
                 f"(the ingestion node's output) to {self._retailer}.raw_sales; the manifest is written "
                 f"with the window's files, never alone")
+        if isinstance(data, pd.DataFrame):
+            self._begin((self._zone,))
+            self._append({self._zone: data})
+            self._finish(None)
+            return
+        unknown = set(data) - {*UNIT_KEYS, "begin"}
+        if unknown:
+            raise DatasetError(f"{self._retailer}: unknown raw-zone part(s) {', '.join(sorted(map(str, unknown)))}; "
+                               f"known: begin, {', '.join(UNIT_KEYS)}")
+        frames = [key for key in ("raw", "quarantine") if key in data]
+        alone = not frames and "begin" not in data and self._window is None  # a manifest needs rows staged
+        if (frames and len(frames) < 2) or alone:
+            missing = [key for key in UNIT_KEYS if key not in data]
+            raise DatasetError(f"{self._retailer}: a raw-zone window needs {', '.join(UNIT_KEYS)}; "
+                               f"{', '.join(missing)} missing")
+        if "manifest" in data and not isinstance(data["manifest"], Mapping):
+            raise DatasetError(f"{self._retailer}: raw and quarantine must be DataFrames and manifest a dict")
+        if "begin" in data or self._window is None:
+            self._begin(("raw", "quarantine"))
+        if frames:
+            self._append({key: data[key] for key in frames})
+        if "manifest" in data:
+            self._finish(data["manifest"])
+
+    def _begin(self, zones: tuple[str, ...]) -> None:
+        """A new staged window (an open one is dropped: the extraction started over)."""
+        if self._window is not None:
+            self._window.abort()
+            self._window = None
         try:
             self._recover()
+            days = [day.isoformat() for day in self._days]
+            self._window = StagedWindow(self._committer, lambda day, zone: self._relative_day(parse_run_date(day), zone), days,
+                                        zones, self._date_column, _write_part, self._threads, self._retailer)
         except Exception as exc:
             raise self._access_error(exc, "preparing the write") from exc
-        if isinstance(data, Mapping):
-            missing = [key for key in UNIT_KEYS if key not in data]
-            if missing:
-                raise DatasetError(f"{self._retailer}: a raw-zone window needs {', '.join(UNIT_KEYS)}; "
-                                   f"{', '.join(missing)} missing")
-            self._check_unit(data["raw"], data["quarantine"], data["manifest"])
-            self._commit({"raw": data["raw"], "quarantine": data["quarantine"]}, data["manifest"])
-        else:
-            self._commit({self._zone: data}, None)
 
-    def _check_unit(self, raw: Any, quarantine: Any, manifest: Any) -> None:
-        if not isinstance(raw, pd.DataFrame) or not isinstance(quarantine, pd.DataFrame) or not isinstance(manifest, Mapping):
-            raise DatasetError(f"{self._retailer}: raw and quarantine must be DataFrames and manifest a dict")
-        counts = {"rows_written": len(raw), "rows_quarantined": len(quarantine)}
-        wrong = [f"{k} {manifest[k]} for {v} rows" for k, v in counts.items() if k in manifest and manifest[k] != v]
-        window = f"{self._days[0]}..{self._days[-1]}"
-        given = f"{manifest.get('window_start', self._days[0])}..{manifest.get('window_end', self._days[-1])}"
-        if given != window:
-            wrong.append(f"window {given} where this dataset's window is {window}")
-        if wrong:
-            raise DatasetError(f"{self._retailer}: the manifest does not describe these rows ({'; '.join(wrong)}); "
-                               f"nothing was written")
-
-    def _commit(self, frames: dict[str, pd.DataFrame], manifest: Mapping | None) -> None:
-        plans = {zone: self._plan(zone, frame) for zone, frame in frames.items()}  # refuse before staging
-        staging = self._committer.begin()
+    def _append(self, frames: dict[str, Any]) -> None:
+        window = self._window
         try:
+            if not all(isinstance(frame, pd.DataFrame) for frame in frames.values()):
+                raise DatasetError(f"{self._retailer}: raw and quarantine must be DataFrames and manifest a dict")
             for zone, frame in frames.items():
-                self._stage_zone(staging, zone, frame, plans[zone])
+                window.append(zone, frame)
+        except BaseException as exc:
+            self._window = None
+            window.abort()
+            if isinstance(exc, DatasetError) or not isinstance(exc, Exception):
+                raise
+            raise self._write_error(exc, window.staging) from exc
+
+    def _finish(self, manifest: Mapping | None) -> None:
+        window, self._window = self._window, None
+        try:
             if manifest is not None:
-                staging.stage_bytes(self._relative_manifest(), json.dumps(manifest, indent=2).encode(), last=True)
-            staging.commit()
+                window.check(manifest)
+            window.commit(manifest, self._relative_manifest())
         except Exception as exc:
-            staging.abort()
-            raise self._write_error(exc, staging) from exc
-        sizes = ", ".join(f"{len(frame)} {zone}" for zone, frame in frames.items())
+            window.abort()
+            if isinstance(exc, DatasetError):
+                raise
+            raise self._write_error(exc, window.staging) from exc
+        finally:
+            window.close()  # a crash mid-move (marked) is completed by the next access
+        sizes = ", ".join(f"{rows} {zone}" for zone, rows in window.describe().items())
         log.info("%s: committed %s record(s)%s for %s..%s under %s", self._retailer, sizes,
                  " and the manifest" if manifest is not None else "", self._days[0], self._days[-1],
                  self._display(self._root))
-
-    def _plan(self, zone: str, data: pd.DataFrame) -> dict:
-        """{day iso: row positions} for the window's days; refuses rows dated outside it."""
-        if self._date_column not in data.columns:
-            raise DatasetError(f"{self._retailer} {zone}: rows have no {self._date_column!r} column")
-        days = [day.isoformat() for day in self._days]
-        dates = data[self._date_column]
-        outside = sorted(set(dates[~dates.isin(days)].astype(str)))
-        if outside:
-            raise DatasetError(
-                f"{self._retailer} {zone}: rows dated {', '.join(outside[:5])} are outside the "
-                f"window {self._days[0]}..{self._days[-1]}; only the window's partitions may be replaced")
-        return data.groupby(dates, sort=False).indices if len(data) else {}
-
-    def _stage_zone(self, staging: Staging, zone: str, data: pd.DataFrame, positions: dict) -> None:
-        # DuckDB writes from an Arrow table: the frame's Arrow-backed text columns are shared,
-        # not converted to Python objects, so writing costs little memory beyond the frame.
-        table = to_arrow(data) if len(data) else None
-        con = duckdb.connect(config={"threads": self._threads})
-        try:
-            for day in self._days:
-                rows = positions.get(day.isoformat())
-                relative = self._relative_day(day, zone)
-                if rows is None or len(rows) == 0:
-                    staging.remove(relative)
-                    continue
-                part = table.take(pa.array(rows)) if len(rows) != len(data) else table
-                staging.stage(relative, lambda path, part=part: write_jsonl(con, part, path))
-                del part
-        finally:
-            con.close()
-            del table
-            pa.default_memory_pool().release_unused()  # the allocator would keep it otherwise
 
     def _write_error(self, exc: Exception, staging: Staging) -> DatasetError:
         """The cause, where, and what to do, on the last line (Kedro shows the last line last)."""

@@ -7,12 +7,15 @@ endpoint, method, date parameters, auth and paging styles, nested lines) and `so
 secrets of the auth style. How hard to try (timeouts, retries, deadlines, concurrency,
 consistency) is the catalog's. The pieces live in `retail_pipeline.extraction`.
 
-Load returns a DataFrame of the records as served (source field names, raw values: the declared
-fields; anything else stays in `source_record`) plus `source_page` and `source_record` (the
-record as JSON; with `api.lines`, one row per order line and the order with only that line).
-Its shape is checked with `schemas.sources.source_schema`. Extraction statistics are in
-`df.attrs["extraction"]`. Each page becomes compact Arrow-backed columns as it arrives, the next
-request in flight meanwhile.
+Records come as served (source field names, raw values: the declared fields; anything else
+stays in `source_record`) plus `source_page` and `source_record` (the record as JSON; with
+`api.lines`, one row per order line and the order with only that line), their shape checked
+with `schemas.sources.source_schema`. With `chunk_rows` (the catalog's), load returns a lazy
+`SalesStream`: iterating it walks the API and yields frames of `chunk_rows` records between an
+`Attempt` and the final `Extracted(stats)` (extraction/stream.py), so a window of any size is
+never held whole. Without it, load returns the whole window as one DataFrame with the
+statistics in `df.attrs["extraction"]` (notebooks, tools). Each page becomes compact
+Arrow-backed columns as it arrives, the next requests in flight meanwhile.
 
 Consistency (`consistency:`; extraction/consistency.py): the source may change while it is
 paged; an extraction is accepted when every page carried the same data version, or when a
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,15 +47,16 @@ import pyarrow as pa
 from kedro.io.core import AbstractDataset, DatasetError
 
 from retail_pipeline.extraction.client import ApiClient
-from retail_pipeline.extraction.consistency import Consistency, Extraction, extract_consistently
+from retail_pipeline.extraction.consistency import Consistency, Extraction, judge, kept_changing
 from retail_pipeline.extraction.errors import RetailerApiError
-from retail_pipeline.extraction.frames import page_frame, to_frame
+from retail_pipeline.extraction.frames import Page, page_frame
+from retail_pipeline.extraction.stream import Attempt, Extracted, chunk_frame, chunked, pages_in_background
 from retail_pipeline.extraction.deadlines import Deadline
 from retail_pipeline.landing import Landing
 from retail_pipeline.run_window import parse_run_date
 from retail_pipeline.schemas.sources import declared_fields, source_schema
 
-__all__ = ["RetailerApiDataset", "RetailerApiError"]
+__all__ = ["RetailerApiDataset", "RetailerApiError", "SalesStream"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +78,7 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
           deadline: {request_seconds: 120, extraction_seconds: 1800}
           concurrency: 2
           consistency: {version_header: X-Data-Version, max_attempts: 4}
+          chunk_rows: 100000                    # load() streams chunks of this many records
     """
 
     def __init__(  # noqa: PLR0913
@@ -88,11 +94,15 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
         deadline: dict[str, Any] | None = None,
         concurrency: int = 1,
         consistency: dict[str, Any] | None = None,
+        chunk_rows: int | None = None,
         landing: dict[str, Any] | None = None,
         replay: bool | str = False,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._retailer = retailer
+        if chunk_rows is not None and int(chunk_rows) < 1:
+            raise DatasetError(f"{retailer}: chunk_rows must be a positive number of records, got {chunk_rows!r}")
+        self._chunk_rows = None if chunk_rows is None else int(chunk_rows)
         entry = (retailers or {}).get(retailer)
         if not isinstance(entry, dict) or not isinstance(entry.get("api"), dict):
             raise DatasetError(f"{retailer}: no api entry for it in the retailer registry "
@@ -134,78 +144,159 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
     def save(self, data: None) -> None:
         raise DatasetError(f"{self._retailer}: RetailerApiDataset is read-only (the retailer's API)")
 
-    def load(self) -> pd.DataFrame:
+    def load(self) -> pd.DataFrame | SalesStream:
+        """With `chunk_rows`: a `SalesStream` (lazy: no request until it is iterated). Without:
+        the whole window as one frame (notebooks, tools; small windows only)."""
+        if self._chunk_rows is not None:
+            return SalesStream(self.events(self._chunk_rows), self._retailer, self._chunk_rows)
+        data: pd.DataFrame | None = None
+        for event in self.events(None):
+            if isinstance(event, Attempt):
+                data = None  # a repeat: the earlier walk's frame is void
+            elif isinstance(event, Extracted):
+                if data is None:
+                    data = chunk_frame([], self._fields)
+                data.attrs["extraction"] = event.stats
+            else:
+                data = event
+        return data
+
+    def events(self, chunk_rows: int | None) -> Iterator[Any]:
+        """`Attempt(n)`, then the walk's records in frames of `chunk_rows` rows (all in one
+        frame when None), per walk, then `Extracted(stats)` once a walk is accepted
+        (extraction/stream.py). Every frame carries the static statistics in its attrs."""
         pa.default_memory_pool().release_unused()  # what earlier nodes freed, before a big window
         started = time.perf_counter()
         client, shown = self._client, self._client.shown_url
         what = f"{shown} for {self._window[0]}..{self._window[1]}"
+        policy = self._consistency
+        base = {"retailer_code": self._retailer, "url": shown, "window_start": self._window[0].isoformat(),
+                "window_end": self._window[1].isoformat()}
         self._deadline.start()
-        transport = self._landing.open(client, self._window)
+        transport = self._landing.open(client, self._window)  # the API (pages kept), or the landing set
         try:
-            extraction, attempts, how = self._landing.extract(  # landing: pages kept, or replayed
-                self._extract_once,
-                lambda once: extract_consistently(once, self._consistency, self._retailer, what, self._pause))
+            previous, reason = None, ""
+            for attempt in range(1, int(policy.max_attempts) + 1):
+                yield Attempt(attempt)
+                self._landing.begin_attempt()
+                extraction = Extraction(client.paging.total_field)
+                present: set[str] = set()
+                try:
+                    pages = pages_in_background(lambda put: self._walk(extraction, present, put),
+                                                name=f"{self._retailer}-extraction")
+                    for number, frame in enumerate(chunked(pages, chunk_rows, self._fields)):
+                        if number == 0:  # the shape is the pages' (chunks add no column): once is enough
+                            self._check_shape(frame)
+                        frame.attrs["extraction"] = dict(base)
+                        yield frame
+                    verdict = (self._landing.replayed(extraction) if self._landing.replay
+                               else judge(extraction, previous, policy, attempt))
+                finally:
+                    extraction.release()
+                if verdict.how is not None:
+                    missing = [name for name in self._fields if name not in present] if extraction.rows else []
+                    if missing:
+                        self._shape_error(missing)
+                    break
+                previous, reason = verdict.digests, verdict.reason
+                if attempt == int(policy.max_attempts):
+                    raise kept_changing(self._retailer, attempt, what, reason)
+                log.log(logging.WARNING if verdict.known else logging.INFO,
+                        "%s: extraction %d/%d of %s not accepted: %s; extracting again%s", self._retailer,
+                        attempt, policy.max_attempts, what, reason,
+                        f" in {verdict.wait:.1f}s" if verdict.wait else "")
+                self._pause(verdict.wait)
+            self._landing.accept(extraction, attempt, verdict.how)
+        except BaseException:  # failed, or abandoned by its reader: its pages are no landing set
+            self._landing.abort()
+            raise
         finally:
             client.close()
         stats = transport.stats
-        pages, source_total, version = len(extraction.pages), extraction.total, extraction.version
         lines = {"orders": extraction.records, "orders_without_lines": extraction.orders_without_lines} \
             if client.lines else {}
-        data = to_frame(extraction.pages, self._fields)
-        extraction.release()  # page buffers: back to the OS
-        self._check_shape(data)
-        data.attrs["extraction"] = {
-            "retailer_code": self._retailer,
-            "url": shown,
-            "window_start": self._window[0].isoformat(),
-            "window_end": self._window[1].isoformat(),
+        summary = {
+            **base,
             "auth": client.auth.style,
             "paging": client.paging.style,
             "page_size": client.paging.page_size,
-            "pages": pages,
+            "pages": extraction.pages,
             "requests": stats.requests,
             "retries": stats.retries,
-            "source_total": source_total,
-            "rows": len(data),
+            "source_total": extraction.total,
+            "rows": extraction.rows,
             **lines,
             **client.auth.stats(),
-            "attempts": attempts,  # extractions made (repeats when the source changed meanwhile)
-            "consistency": how,  # why it is trusted: "data_version" | "verified_reread"
-            "data_version": version,  # the source's version it equals (None unless one held)
+            "attempts": attempt,  # extractions made (repeats when the source changed meanwhile)
+            "consistency": verdict.how,  # why it is trusted: "data_version" | "verified_reread"
+            "data_version": extraction.version,  # the source's version it equals (None unless one held)
             "elapsed_s": round(time.perf_counter() - started, 3),
             "extracted_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             **self._landing.stats(),  # source: api | replay, and the landing set
         }
         log.info("%s: extracted %d records in %d pages (%d requests, %d retries, %d extraction(s), %s) "
-                 "from %s in %.1fs", self._retailer, len(data), pages, stats.requests, stats.retries,
-                 attempts, how, shown, data.attrs["extraction"]["elapsed_s"])
-        return data
+                 "from %s in %.1fs", self._retailer, extraction.rows, extraction.pages, stats.requests,
+                 stats.retries, attempt, verdict.how, shown, summary["elapsed_s"])
+        yield Extracted(summary)
 
     def _pause(self, seconds: float) -> None:
         """The wait before a consistency repeat, within the extraction's deadline."""
+        if not seconds:
+            return
         if seconds >= self._deadline.remaining():
             raise self._deadline.exceeded(self._retailer, f"a repeat of the extraction of {self._client.shown_url}")
         self._sleep(seconds)
 
-    def _extract_once(self) -> Extraction:
-        """One walk over every page; each page becomes columns as it arrives."""
+    def _walk(self, extraction: Extraction, present: set[str], put: Callable[[Page], None]) -> None:
+        """One walk over every page; each page becomes columns as it arrives and goes to `put`."""
         client = self._client
-        extraction = Extraction(client.paging.total_field)
 
         def take(body: dict, number: int) -> None:
             records = body.pop(client.records_key)
-            extraction.add(body, page_frame(records, number, self._fields, client.lines, self._retailer))
+            page = page_frame(records, number, self._fields, client.lines, self._retailer)
+            del records
+            extraction.add(body, page)
+            present.update(page.columns)
+            put(page)
 
         extraction.total = client.paging.walk(client.fetch, take, client.shape)
-        return extraction
 
     def _check_shape(self, data: pd.DataFrame) -> None:
         """The declared source fields are all there (values are judged later, record by record)."""
         try:
             self._schema.validate(data, lazy=True)
         except pandera.errors.SchemaErrors as exc:
-            problems = sorted({str(case) for case in exc.failure_cases["failure_case"].head(10)})
-            raise DatasetError(
-                f"{self._retailer}: the extraction does not have the declared source shape "
-                f"(source.fields in conf/base/retailers.yml): {', '.join(problems)}; the API changed its "
-                f"field names, or the registry is wrong") from None
+            self._shape_error(sorted({str(case) for case in exc.failure_cases["failure_case"].head(10)}))
+
+    def _shape_error(self, problems: list[str]) -> None:
+        raise DatasetError(
+            f"{self._retailer}: the extraction does not have the declared source shape "
+            f"(source.fields in conf/base/retailers.yml): {', '.join(problems)}; the API changed its "
+            f"field names, or the registry is wrong") from None
+
+
+class SalesStream:
+    """A retailer's window as it is extracted: `Attempt`, frames of `chunk_rows` records and
+    `Extracted` (extraction/stream.py); iterate it once.
+
+    The walk starts when the stream is made: the first chunk is read then, so a retailer that
+    is down or refuses the credentials fails the load of `<code>.api_sales`, as a whole-window
+    load would; the rest streams as it is iterated."""
+
+    def __init__(self, events: Iterator[Any], retailer: str, chunk_rows: int) -> None:
+        self.retailer, self.chunk_rows = retailer, chunk_rows
+        self._events = events
+        self._head: list[Any] = []
+        for event in events:
+            self._head.append(event)
+            if not isinstance(event, Attempt):
+                break
+
+    def __iter__(self) -> Iterator[Any]:
+        head, self._head = self._head, []
+        yield from head
+        del head
+        yield from self._events
+
+    def __repr__(self) -> str:
+        return f"SalesStream({self.retailer!r}, chunk_rows={self.chunk_rows})"

@@ -10,8 +10,8 @@ cursor. So an extraction is accepted only on evidence that it saw one state of t
    committed change to the table, so no change committed between the first and the last page:
    the pages together are exactly the window at that version. Accepted at once.
 2. verified reread (the API gives no version, or the version moved): the extraction is repeated
-   and accepted when its records equal the previous extraction's (as a multiset of 64-bit
-   digests of each record's JSON) and its own paging fields showed no change. A repeat whose
+   and accepted when its records equal the previous extraction's (as a multiset: the count and
+   the sums of two independent 64-bit hashes of each record's JSON) and its own paging fields showed no change. A repeat whose
    own version held is accepted as in 1.
 
 The version is the whole table's, so it also moves with writes outside the window (a busy
@@ -19,7 +19,9 @@ retailer's today); then 2 accepts the repeat that equals its predecessor. Either
 extraction whose paging fields contradict each other (the total differs between pages, or the
 records received differ from the total) is never accepted. After `max_attempts`
 extractions without acceptance, `RetailerApiError` names the retailer: the source kept changing,
-rerun. Only the digests of the previous extraction are kept (8 bytes a record), not its frames.
+rerun. Only the fingerprint of the previous extraction is kept (three numbers), not its frames:
+the pages of a walk stream on to ingestion as they come (datasets/retailer_api.py), and a walk
+that is not accepted is discarded downstream (its staged files are dropped) and walked again.
 
 Limits of 2 (no help from the API): two equal extractions are evidence, not proof; a change
 undone between them and redone at the same place during both would fool it. The data version
@@ -29,12 +31,10 @@ has no such gap; use it where the API offers one.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from retail_pipeline.extraction.errors import RetailerApiError
@@ -70,34 +70,37 @@ class Consistency:
 
 
 class Extraction:
-    """One walk's pages plus what its responses said about the source's state."""
+    """What one walk's responses said about the source's state: counts, data versions, totals
+    and a fingerprint of its records as a multiset (a few numbers, whatever the window's size;
+    the pages themselves stream on)."""
 
     def __init__(self, total_field: str | None) -> None:
-        self.pages: list[Page] = []
+        self.pages = 0
+        self.rows = 0
+        self.records = 0  # source records served (orders, when orders are exploded into lines)
+        self.orders_without_lines = 0
         self.total: int | None = None
         self._total_field = total_field
         self._versions: list[str | None] = []
         self._totals: set[int] = set()
+        self._sums = [0, 0]  # of two independent 64-bit hashes of each record's JSON
+        self._con = duckdb.connect(config={"threads": 1})
 
     def add(self, body: dict, page: Page) -> None:
         self._versions.append(body.get(VERSION))
         total = body.get(self._total_field) if self._total_field else None
         if isinstance(total, int):
             self._totals.add(total)
-        self.pages.append(page)
-
-    @property
-    def rows(self) -> int:
-        return sum(page.rows for page in self.pages)
-
-    @property
-    def records(self) -> int:
-        """Source records served (orders, when orders are exploded into lines)."""
-        return sum(page.records for page in self.pages)
-
-    @property
-    def orders_without_lines(self) -> int:
-        return sum(page.orders_without_lines for page in self.pages)
+        self.pages += 1
+        self.rows += page.rows
+        self.records += page.records
+        self.orders_without_lines += page.orders_without_lines
+        if page.rows:
+            self._con.register("records", pa.table({"r": page.source_record}))
+            first, second = self._con.sql("SELECT sum(hash(r)), sum(hash(r || chr(1))) FROM records").fetchall()[0]
+            self._con.unregister("records")
+            self._sums[0] += int(first)
+            self._sums[1] += int(second)
 
     @property
     def version(self) -> str | None:
@@ -122,48 +125,47 @@ class Extraction:
             return f"{self.records} records came but the API's total said {self.total}"
         return None
 
-    def digests(self) -> np.ndarray:
-        """Sorted 64-bit digests of every record's JSON: the extraction as a multiset."""
-        records = pa.table({"r": pa.chunked_array([p.source_record for p in self.pages], type=pa.large_string())})
-        with duckdb.connect() as con:
-            con.register("records", records)
-            return np.sort(con.sql("SELECT hash(r) AS h FROM records").fetchnumpy()["h"])
+    def fingerprint(self) -> tuple[int, int, int]:
+        """The records as a multiset: (rows, sum of one 64-bit hash of each record's JSON, sum of
+        another). Two walks that served different records agree only if both sums collide
+        (~2^-128), never because of their order."""
+        return self.rows, self._sums[0], self._sums[1]
 
     def release(self) -> None:
-        self.pages.clear()
-        pa.default_memory_pool().release_unused()
+        self._con.close()
 
 
-def extract_consistently(extract: Callable[[], Extraction], policy: Consistency, retailer: str,
-                         what: str, sleep: Callable[[float], None]) -> tuple[Extraction, int, str]:
-    """(accepted extraction, extractions made, DATA_VERSION | VERIFIED_REREAD); see the module
-    docstring. `what` names the request in messages (URL and window)."""
-    previous: np.ndarray | None = None
-    attempts, reason = int(policy.max_attempts), ""
-    for attempt in range(1, attempts + 1):
-        extraction = extract()
-        contradiction = extraction.contradiction()
-        if contradiction is None and policy.version_header and extraction.version is not None:
-            return extraction, attempt, DATA_VERSION
-        digests = extraction.digests()
-        agrees = previous is not None and np.array_equal(previous, digests)
-        if contradiction is None and agrees:
-            return extraction, attempt, VERIFIED_REREAD
-        differs = None if previous is None or agrees else (
-            f"its records differ from the previous extraction's ({len(previous)} -> {len(digests)} records)")
-        known = [r for r in (contradiction, extraction.version_moved(), differs) if r]
-        # Nothing known to have changed (first extraction, no version): reread at once to compare.
-        reason = "; ".join(known) or (
-            f"no {policy.version_header} header on every page" if policy.version_header else "no data version")
-        wait = min(float(policy.pause_seconds) * 2 ** (attempt - 1), 30.0) if known else 0.0
-        previous = digests
-        extraction.release()
-        if attempt == attempts:
-            break
-        log.log(logging.WARNING if known else logging.INFO, "%s: extraction %d/%d of %s not accepted: %s; "
-                "extracting again%s", retailer, attempt, attempts, what, reason, f" in {wait:.1f}s" if wait else "")
-        sleep(wait)
-    raise RetailerApiError(
+class Verdict:
+    """The judgement of one walk (`judge`): accepted (how) or why not, and the wait before a repeat."""
+
+    def __init__(self, how: str | None, reason: str = "", known: bool = False, wait: float = 0.0,
+                 digests: tuple[int, int, int] | None = None) -> None:
+        self.how, self.reason, self.known, self.wait, self.digests = how, reason, known, wait, digests
+
+
+def judge(extraction: Extraction, previous: tuple[int, int, int] | None, policy: Consistency,
+          attempt: int) -> Verdict:
+    """Is this walk (the `attempt`-th) to be trusted? `previous`: the fingerprint of the walk
+    before (None for the first); the verdict carries this walk's for the next comparison."""
+    contradiction = extraction.contradiction()
+    if contradiction is None and policy.version_header and extraction.version is not None:
+        return Verdict(DATA_VERSION)
+    digests = extraction.fingerprint()
+    agrees = previous is not None and previous == digests
+    if contradiction is None and agrees:
+        return Verdict(VERIFIED_REREAD)
+    differs = None if previous is None or agrees else (
+        f"its records differ from the previous extraction's ({previous[0]} -> {digests[0]} records)")
+    known = [r for r in (contradiction, extraction.version_moved(), differs) if r]
+    # Nothing known to have changed (first extraction, no version): reread at once to compare.
+    reason = "; ".join(known) or (
+        f"no {policy.version_header} header on every page" if policy.version_header else "no data version")
+    wait = min(float(policy.pause_seconds) * 2 ** (attempt - 1), 30.0) if known else 0.0
+    return Verdict(None, reason, bool(known), wait, digests)
+
+
+def kept_changing(retailer: str, attempts: int, what: str, reason: str) -> RetailerApiError:
+    return RetailerApiError(
         f"{retailer}: the source kept changing during extraction: {attempts} extractions of {what} and "
         f"none consistent (last: {reason}). Rows could have been missed, so nothing was ingested; "
         f"rerun when the retailer's data holds still (or raise consistency.max_attempts)."

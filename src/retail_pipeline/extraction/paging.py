@@ -22,6 +22,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from typing import Any
 from urllib.parse import urljoin
 
@@ -105,21 +106,18 @@ class Paging:
                 yield fetch(paging)
             return
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=self.retailer) as pool:
-            pending: deque[Future] = deque()
             todo = iter(pages)
+            pending: deque[Future] = deque(pool.submit(fetch, paging) for paging in islice(todo, self.concurrency))
             try:
-                for paging in todo:
-                    pending.append(pool.submit(fetch, paging))
-                    if len(pending) >= self.concurrency:
-                        body = pending.popleft().result()
-                        # refill before handing the page over, so `concurrency` requests stay
-                        # in flight while the caller turns this one into columns
-                        following = next(todo, None)
-                        if following is not None:
-                            pending.append(pool.submit(fetch, following))
-                        yield body
                 while pending:
-                    yield pending.popleft().result()
+                    body = pending.popleft().result()
+                    # refill before handing the page over, so `concurrency` requests stay in
+                    # flight while the caller turns this one into columns (and never more: a
+                    # second submission per page would read the window ahead into memory)
+                    following = next(todo, None)
+                    if following is not None:
+                        pending.append(pool.submit(fetch, following))
+                    yield body
             finally:
                 for future in pending:
                     future.cancel()

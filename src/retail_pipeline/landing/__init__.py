@@ -15,12 +15,12 @@ Layout and crash safety: landing/zone.py. The page record: docs/contracts.md.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from kedro.io.core import DatasetError
 
+from retail_pipeline.extraction.consistency import Verdict
 from retail_pipeline.landing.replay import LandingTransport
 from retail_pipeline.landing.writer import LandingWriter
 from retail_pipeline.landing.zone import LandingZone
@@ -84,35 +84,33 @@ class Landing:
         client.landing = None
         return client.open(dates, transport=LandingTransport(self.zone, index, client.secrets))
 
-    def extract(self, extract_once: Callable[[], Any],
-                consistently: Callable[[Callable[[], Any]], tuple[Any, int, str]]) -> tuple[Any, int, str]:
-        """(extraction, attempts, consistency): a replay reads the landing set once (it holds
-        the accepted extraction); else `consistently(...)`, and the accepted attempt's pages
-        become the landing set."""
-        if self.replay:
-            extraction = extract_once()
-            problem = extraction.contradiction()
-            if problem:
-                raise DatasetError(f"{self.retailer}: replay: the landing set contradicts itself: {problem}")
-            return extraction, 1, self.index.get("consistency") or "replay"
+    # -- one extraction, attempt by attempt (RetailerApiDataset.events) --------------------
+    def begin_attempt(self) -> None:
+        """A new walk: its pages go to a folder of their own (an earlier attempt's are void)."""
+        if self.writer is not None:
+            self.writer.begin_attempt()
+
+    def replayed(self, extraction: Any) -> Verdict:
+        """A replay's walk is the accepted extraction itself: taken as the landing set says it
+        was accepted, unless its own paging fields contradict each other (a damaged set)."""
+        problem = extraction.contradiction()
+        if problem:
+            raise DatasetError(f"{self.retailer}: replay: the landing set contradicts itself: {problem}")
+        return Verdict(self.index.get("consistency") or "replay")
+
+    def accept(self, extraction: Any, attempts: int, how: str) -> None:
+        """The accepted attempt's pages become the run date's landing set (index written last)."""
         if self.writer is None:
-            return consistently(extract_once)
-        writer = self.writer
+            return
+        self.index = self.writer.commit({
+            "window_start": self.dates[0], "window_end": self.dates[1],
+            "attempts": attempts, "consistency": how, "data_version": extraction.version,
+            "records": extraction.records, "rows": extraction.rows})
 
-        def once() -> Any:
-            writer.begin_attempt()
-            return extract_once()
-
-        try:
-            extraction, attempts, how = consistently(once)
-            self.index = writer.commit({
-                "window_start": self.dates[0], "window_end": self.dates[1],
-                "attempts": attempts, "consistency": how, "data_version": extraction.version,
-                "records": extraction.records, "rows": extraction.rows})
-        except BaseException:
-            writer.abort()
-            raise
-        return extraction, attempts, how
+    def abort(self) -> None:
+        """The extraction failed or was abandoned: its pages never become a landing set."""
+        if self.writer is not None:
+            self.writer.abort()
 
     def stats(self) -> dict[str, Any]:
         """What the manifest says about the source: `source` (api | replay) and `landing`."""

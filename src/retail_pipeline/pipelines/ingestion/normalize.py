@@ -293,5 +293,5 @@ def normalize_sales(api_sales: pd.DataFrame, retailer: dict, run_id: str,
     normalized = pd.DataFrame(out, columns=list(CANONICAL_COLUMNS), copy=False)
     del out, frame
     normalized[ISSUES] = issues.column()
-    log.info("%s: normalized %d records (%d with parse issues)", code, n, len(issues.by_row))
+    log.debug("%s: normalized %d records (%d with parse issues)", code, n, len(issues.by_row))
     return normalized, stats

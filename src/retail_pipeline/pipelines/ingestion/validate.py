@@ -18,9 +18,10 @@ import pandas as pd
 import pandera.pandas as pa
 
 from retail_pipeline.pipelines.ingestion.normalize import ISSUES, release_memory
+from retail_pipeline.pipelines.ingestion.window_state import SeenIds, WindowTally
 from retail_pipeline.run_window import parse_run_date, window_dates
 from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS, QUARANTINE_COLUMNS, CanonicalSale
-from retail_pipeline.schemas.reasons import failure_cases, translate
+from retail_pipeline.schemas.reasons import failure_cases, reason, translate
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,13 @@ def _pandera_failures(view: pd.DataFrame) -> pd.DataFrame | None:
     return None
 
 
-def row_reasons(normalized: pd.DataFrame) -> dict[int, list[str]]:
-    """Reasons per row position, from parse issues, null quantities and the canonical model."""
+def row_reasons(normalized: pd.DataFrame, met_before: np.ndarray | None = None) -> dict[int, list[str]]:
+    """Reasons per row position, from parse issues, null quantities and the canonical model.
+
+    `met_before` (a chunk of a window): rows whose id an earlier chunk had. The model sees one
+    chunk, so it flags the repeats inside it; the first copy in this chunk of an id met before
+    gets the same reason here, in the same place (the duplicate check is the model's last).
+    """
     per_row: dict[int, dict[str, tuple[int, str]]] = defaultdict(dict)
     frame_level: dict[int, list[str]] = defaultdict(list)
 
@@ -63,10 +69,34 @@ def row_reasons(normalized: pd.DataFrame) -> dict[int, list[str]]:
 
     view = _validation_view(normalized)
     cases = _pandera_failures(view)
-    if cases is None:
-        return _merge_reasons(per_row, frame_level)
+    if cases is not None:
+        _case_reasons(cases, view, per_row, frame_level, quantity_missing, put)
+    del view, cases
+    if met_before is not None and met_before.any():
+        ids = normalized["transaction_id"]
+        for pos in np.flatnonzero(met_before & ~ids.duplicated(keep="first").to_numpy()):
+            frame_level[int(pos)].append(reason(None, "transaction_id_unique", None,
+                                                {"transaction_id": ids.iloc[pos]}))
+    return _merge_reasons(per_row, frame_level)
+
+
+def _own_values(cases: pd.DataFrame, view: pd.DataFrame) -> pd.DataFrame:
+    """Each column case's value as the row holds it: pandera gathers the failing values of all
+    columns into one column, whose dtype (ints shown as floats when only numbers failed)
+    would make a reason depend on the other rows validated with it, i.e. on the chunk."""
+    values = cases["failure_case"].to_numpy(dtype=object).copy()
+    columns, rows = cases["_column"].to_numpy(dtype=object), cases["index"].to_numpy()
+    for name in set(columns) - {""}:
+        if name in view.columns:
+            mask = columns == name
+            values[mask] = view[name].to_numpy(dtype=object)[rows[mask]]
+    return cases.assign(failure_case=values)
+
+
+def _case_reasons(cases: pd.DataFrame, view: pd.DataFrame, per_row: dict, frame_level: dict,
+                  quantity_missing: np.ndarray, put) -> None:
     # One case per row and check (schemas.reasons); a whole-record check once, column ''.
-    for pos, column, check, text in translate(cases, view):
+    for pos, column, check, text in translate(_own_values(cases, view), view):
         pos = int(pos)
         if column == "":
             if check == "total_matches_quantity_x_price" and per_row[pos].keys() & {
@@ -80,9 +110,6 @@ def row_reasons(normalized: pd.DataFrame) -> dict[int, list[str]]:
             continue  # derived from transaction_ts, which has its own reason
         priority = _PRIORITY.get(check, 1 if check.startswith("str_length") else 2)
         put(pos, column, priority, text)
-
-    del view, cases
-    return _merge_reasons(per_row, frame_level)
 
 
 def _merge_reasons(per_row: dict, frame_level: dict) -> dict[int, list[str]]:
@@ -112,25 +139,50 @@ def _check_name(reason: str) -> str:
 
 
 def split_valid_quarantine(normalized: pd.DataFrame, extraction_stats: dict) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Split normalized records into raw (valid) and quarantine (with reasons), and count.
+    """Split a whole window's normalized records into raw (valid) and quarantine (with
+    reasons), and count (`split_chunk` over one chunk, summed by a `WindowTally`).
 
     Returns:
         raw_sales: canonical rows that passed every check (CanonicalSale).
         quarantined_sales: the other rows, each with `reasons` (list of readable strings),
             `sale_date` = its business date, or the run date when it has none in the window.
         summary: per-day and total counts, and reasons counted by kind, for the manifest.
-
-    The normalized frame is consumed: its columns move into the two outputs one by one (it is
-    left without them), so a window is held about once, not twice. Pass a frame you own.
     """
+    valid, quarantined, counts = split_chunk(normalized, extraction_stats)
+    tally = WindowTally(window_days(extraction_stats))
+    tally.add(counts)
+    summary = tally.summary()
+    log.info("%s: %d received, %d valid, %d quarantined %s", extraction_stats.get("retailer_code", "?"),
+             summary["rows_received"], len(valid), len(quarantined), summary["reasons_by_kind"] or "")
+    return valid, quarantined, summary
+
+
+def window_days(extraction_stats: dict) -> list[str]:
     window_start = parse_run_date(extraction_stats["window_start"]).isoformat()
     window_end = parse_run_date(extraction_stats["window_end"]).isoformat()
-    days = [d.isoformat() for d in window_dates(window_start, window_end)]
+    return [d.isoformat() for d in window_dates(window_start, window_end)]
+
+
+def split_chunk(normalized: pd.DataFrame, extraction_stats: dict,
+                seen: SeenIds | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """(valid rows, quarantined rows, counts) of one chunk of a window (or of all of it).
+
+    `seen`: the ids of the window's earlier chunks (a repeat of one is a duplicate, as in a
+    whole window); the chunk's ids are added to it. The counts (`WindowTally.add`): rows
+    received, per day [written, quarantined, cents written], reasons by kind.
+
+    The normalized frame is consumed: its columns move into the two outputs one by one (it is
+    left without them), so a chunk is held about once, not twice. Pass a frame you own.
+    """
+    days = window_days(extraction_stats)
+    window_start, window_end = days[0], days[-1]
     if not normalized.index.equals(pd.RangeIndex(len(normalized))):
         normalized = normalized.reset_index(drop=True)
     n = len(normalized)
 
-    reasons = row_reasons(normalized)
+    met = seen.met_before(normalized["transaction_id"]) if seen is not None else None
+    reasons = row_reasons(normalized, met)
+    del met
     release_memory()  # what the validation's Arrow string checks allocated
     sale_date = normalized["sale_date"]
     outside = (sale_date.notna() & ~sale_date.isin(days)).to_numpy()
@@ -163,32 +215,20 @@ def split_valid_quarantine(normalized: pd.DataFrame, extraction_stats: dict) -> 
     quarantined["sale_date"] = q_date.where(q_date.isin(days), window_end).astype("str")
     quarantined = quarantined.loc[:, list(QUARANTINE_COLUMNS)]
 
-    # Day totals in whole cents (exact; a float sum drifts on large days), shown as numbers.
+    # Day totals in whole cents (exact; a float sum drifts on large days).
     cents = pd.Series(np.rint(valid["total_amount"].to_numpy(dtype="float64") * 100).astype("int64"),
                       index=valid.index)
     written = cents.groupby(valid["sale_date"], sort=False).agg(["size", "sum"])
     held = quarantined.groupby("sale_date", sort=False).size()
-    per_day = []
+    per_day = {}
     for day in days:
         rows_written = int(written["size"].get(day, 0)) if len(written) else 0
         rows_quarantined = int(held.get(day, 0)) if len(held) else 0
         day_cents = int(written["sum"].get(day, 0)) if len(written) else 0
-        per_day.append({"sale_date": day, "rows_received": rows_written + rows_quarantined,
-                        "rows_written": rows_written, "rows_quarantined": rows_quarantined,
-                        "total_amount_written": round(day_cents / 100, 2)})
+        per_day[day] = (rows_written, rows_quarantined, day_cents)
     by_kind = Counter(_check_name(text) for texts in reasons.values() for text in texts)
-    summary = {
-        "rows_received": n,
-        "rows_written": len(valid),
-        "rows_quarantined": len(quarantined),
-        "reasons_by_kind": dict(sorted(by_kind.items())),
-        "days": per_day,
-    }
-    if summary["rows_written"] + summary["rows_quarantined"] != n:  # pragma: no cover - invariant
-        raise AssertionError(f"rows lost in the split: {n} received, {summary}")
-    code = extraction_stats.get("retailer_code", "?")
-    log.info("%s: %d received, %d valid, %d quarantined %s", code, n, len(valid), len(quarantined),
-             summary["reasons_by_kind"] or "")
-    return valid, quarantined, summary
-
-
+    if len(valid) + len(quarantined) != n:  # pragma: no cover - invariant
+        raise AssertionError(f"rows lost in the split: {n} received, {len(valid)} + {len(quarantined)}")
+    log.debug("%s: chunk of %d: %d valid, %d quarantined", extraction_stats.get("retailer_code", "?"), n,
+              len(valid), len(quarantined))
+    return valid, quarantined, {"rows_received": n, "per_day": per_day, "reasons_by_kind": by_kind}

@@ -48,24 +48,41 @@ def id_checksum(ids: pd.Series | list[str]) -> int:
 _REREAD_INGESTED_AT = "1970-01-01T00:00:00Z"
 
 
-def source_ids(api_sales: pd.DataFrame, retailer: dict[str, Any], run_date: str,
+def source_ids(api_sales: Any, retailer: dict[str, Any], run_date: str,
                lookback_days: Any, ingested: Any = None) -> pd.DataFrame:
     """The ids a retailer's API serves for the window, per day, as ingestion would file them.
 
     Uses ingestion's `normalize_sales` with the retailer's registry entry (field mapping,
     composite ids, trimming, timestamps and local dates), then its partition rule: a row dated
     outside the window, or not dated at all, is filed on the run date (in quarantine). Returns
-    a frame (sale_date, transaction_id); a missing id is ''. `ingested` (the run's manifests,
+    a frame (sale_date, transaction_id); a missing id is ''. `api_sales` is the whole window or
+    the stream of its chunks (only the ids are kept). `ingested` (the run's manifests,
     read after the warehouse load) is only an input so that the source is read again after
     the ingestion and the load, never before them.
     """
-    from retail_pipeline.pipelines.ingestion.nodes import normalize_sales
-
     end = parse_run_date(run_date)
     days = [d.isoformat() for d in window_dates(window_start(end.isoformat(), lookback_days), end)]
+    if isinstance(api_sales, pd.DataFrame):
+        return _source_ids(api_sales, retailer, days, end.isoformat())
+    from retail_pipeline.extraction.stream import Attempt, Extracted
+
+    parts: list[pd.DataFrame] = []
+    for event in api_sales:  # a stream of chunks (RetailerApiDataset with chunk_rows)
+        if isinstance(event, Attempt):
+            parts = []  # a repeated walk: what the earlier one gave is void
+        elif not isinstance(event, Extracted):
+            parts.append(_source_ids(event, retailer, days, end.isoformat()))
+    if not parts:
+        return pd.DataFrame({"sale_date": pd.Series([], dtype=object), "transaction_id": pd.Series([], dtype=object)})
+    return pd.concat(parts, ignore_index=True)
+
+
+def _source_ids(api_sales: pd.DataFrame, retailer: dict[str, Any], days: list[str], run_date: str) -> pd.DataFrame:
+    from retail_pipeline.pipelines.ingestion.nodes import normalize_sales
+
     normalized, _ = normalize_sales(api_sales, retailer, "quality-reread", _REREAD_INGESTED_AT)
     sale_date = normalized["sale_date"].astype("str")
-    sale_date = sale_date.where(sale_date.isin(days), end.isoformat())
+    sale_date = sale_date.where(sale_date.isin(days), run_date)
     ids = normalized["transaction_id"].astype("str")
     return pd.DataFrame({"sale_date": sale_date.to_numpy(dtype=object),
                          "transaction_id": ids.where(ids.notna(), "").to_numpy(dtype=object)})
