@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Iterator
 
 import psycopg2
-import psycopg2.pool
+import psycopg2.extensions
 
 from retailers.common.registry import spec
 
 log = logging.getLogger(__name__)
 
 # Failures that mean "the database is not there right now", as opposed to a bug in our SQL.
-UNAVAILABLE = (psycopg2.OperationalError, psycopg2.InterfaceError, psycopg2.pool.PoolError)
+UNAVAILABLE = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
 
 def libpq_dsn(url: str) -> str:
@@ -36,29 +36,52 @@ class DatabaseUnavailable(RuntimeError):
 
 
 class Pool:
-    """A ThreadedConnectionPool that opens lazily and drops connections that broke.
+    """PostgreSQL connections for the API's request threads: opened lazily, kept for the next
+    request, dropped when broken.
 
-    Lazy (minconn=0) so an API can start and report 503 on /health while its database is down,
-    and recover by itself when the database comes back.
+    Lazy so an API can start and report 503 on /health while its database is down, and recover
+    by itself when the database comes back. Kept (up to `maxconn`, one per request in flight):
+    a new connection is a new backend process with cold caches, which cost the server more than
+    a page's query. A connection that broke drops every idle one with it (the server restarted
+    or went away: they are all dead), so one request gets the 503 and the next connects anew.
     """
 
     def __init__(self, url: str, maxconn: int = 8, statement_timeout_ms: int = 120_000):
-        self._pool = psycopg2.pool.ThreadedConnectionPool(
-            0, maxconn, libpq_dsn(url), connect_timeout=3,
-            options=f"-c statement_timeout={statement_timeout_ms} -c TimeZone=UTC",
-            application_name="retailer-api",
-        )
-        # getconn raises instead of waiting when all are busy; the semaphore makes threads queue.
-        self._slots = threading.BoundedSemaphore(maxconn)
+        self._dsn = libpq_dsn(url)
+        self._options = f"-c statement_timeout={statement_timeout_ms} -c TimeZone=UTC"
+        self._idle: list = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(maxconn)  # requests beyond maxconn queue here
+
+    def _take(self):
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        try:
+            return psycopg2.connect(self._dsn, connect_timeout=3, options=self._options,
+                                    application_name="retailer-api")
+        except UNAVAILABLE as exc:
+            raise DatabaseUnavailable(str(exc).strip()) from exc
+
+    def _give_back(self, conn, broken: bool) -> None:
+        reusable = (not broken and not conn.closed
+                    and conn.info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE)
+        with self._lock:
+            if reusable:
+                self._idle.append(conn)
+                return
+            dropped = [conn]
+            if broken:  # the others are dead too
+                dropped += self._idle
+                self._idle = []
+        for each in dropped:
+            each.close()
 
     @contextmanager
     def cursor(self) -> Iterator:
-        """A cursor on a pooled autocommit connection; broken connections are discarded."""
+        """A cursor on an autocommit connection of the pool; broken connections are discarded."""
         with self._slots:
-            try:
-                conn = self._pool.getconn()
-            except UNAVAILABLE as exc:
-                raise DatabaseUnavailable(str(exc).strip()) from exc
+            conn = self._take()
             broken = False
             try:
                 conn.autocommit = True
@@ -68,7 +91,7 @@ class Pool:
                 broken = True
                 raise DatabaseUnavailable(str(exc).strip()) from exc
             finally:
-                self._pool.putconn(conn, close=broken or bool(conn.closed))
+                self._give_back(conn, broken or bool(conn.closed))
 
     def ping(self) -> bool:
         try:
@@ -79,7 +102,10 @@ class Pool:
             return False
 
     def close(self) -> None:
-        self._pool.closeall()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 def init_db(style: str, url: str) -> None:

@@ -42,8 +42,11 @@ def day_positions(data: pd.DataFrame, days: list[str], date_column: str, where: 
 
 
 def _append(source: str, target: str) -> None:
-    with open(source, "rb") as src, open(target, "ab") as dst:
+    """`source`'s bytes added at the end of `target`. The kernel copies them (copy_file_range
+    refuses a target opened in append mode, hence the explicit seek to its end)."""
+    with open(source, "rb") as src, open(target, "r+b" if os.path.exists(target) else "wb") as dst:
         size = os.fstat(src.fileno()).st_size
+        dst.seek(0, os.SEEK_END)
         try:
             while size > 0:  # in the kernel, no copy through Python
                 copied = os.copy_file_range(src.fileno(), dst.fileno(), size)
@@ -87,10 +90,15 @@ class StagedWindow:
             self.staging.current = scratch
             self.write(self.con, part, scratch)
             del part
-            target = self.files.setdefault((zone, day), os.path.join(self.folder, f"grow-{zone}-{day}.jsonl"))
-            self.staging.current = target
-            _append(scratch, target)
-            os.remove(scratch)
+            target = self.files.get((zone, day))
+            if target is None:  # the day's first rows: the scratch file becomes its file
+                target = self.files[(zone, day)] = os.path.join(self.folder, f"grow-{zone}-{day}.jsonl")
+                self.staging.current = target
+                os.replace(scratch, target)
+            else:
+                self.staging.current = target
+                _append(scratch, target)
+                os.remove(scratch)
             self.day_rows[(zone, day)] = self.day_rows.get((zone, day), 0) + len(rows)
             self.rows[zone] += len(rows)
         self.staging.current = None

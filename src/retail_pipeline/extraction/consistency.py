@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 DATA_VERSION = "data_version"
 VERIFIED_REREAD = "verified_reread"
+# Records hashed per query for the fingerprint (the pages' own record texts, held until then).
+HASH_BATCH_ROWS = 25_000
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,8 @@ class Consistency:
 
 class Extraction:
     """What one walk's responses said about the source's state: counts, data versions, totals
-    and a fingerprint of its records as a multiset (a few numbers, whatever the window's size;
-    the pages themselves stream on)."""
+    and a fingerprint of its records as a multiset (a few numbers, whatever the window's size,
+    plus the texts of at most HASH_BATCH_ROWS records not hashed yet; the pages stream on)."""
 
     def __init__(self, total_field: str | None) -> None:
         self.pages = 0
@@ -84,7 +86,9 @@ class Extraction:
         self._versions: list[str | None] = []
         self._totals: set[int] = set()
         self._sums = [0, 0]  # of two independent 64-bit hashes of each record's JSON
-        self._con = duckdb.connect(config={"threads": 1})
+        self._pending: list[pa.Array] = []  # source records not hashed yet (HASH_BATCH_ROWS at most)
+        self._pending_rows = 0
+        self._con: duckdb.DuckDBPyConnection | None = None  # opened at the first hash
 
     def add(self, body: dict, page: Page) -> None:
         self._versions.append(body.get(VERSION))
@@ -96,11 +100,24 @@ class Extraction:
         self.records += page.records
         self.orders_without_lines += page.orders_without_lines
         if page.rows:
-            self._con.register("records", pa.table({"r": page.source_record}))
-            first, second = self._con.sql("SELECT sum(hash(r)), sum(hash(r || chr(1))) FROM records").fetchall()[0]
-            self._con.unregister("records")
-            self._sums[0] += int(first)
-            self._sums[1] += int(second)
+            self._pending.append(page.source_record)
+            self._pending_rows += page.rows
+            if self._pending_rows >= HASH_BATCH_ROWS:
+                self._hash()
+
+    def _hash(self) -> None:
+        """Add the pending records' hashes to the sums: one query for many pages (a query per
+        page cost more than the hashing when pages are small)."""
+        if not self._pending:
+            return
+        if self._con is None:
+            self._con = duckdb.connect(config={"threads": 1})
+        self._con.register("records", pa.table({"r": pa.chunked_array(self._pending, type=pa.large_string())}))
+        first, second = self._con.sql("SELECT sum(hash(r)), sum(hash(r || chr(1))) FROM records").fetchall()[0]
+        self._con.unregister("records")
+        self._sums[0] += int(first)
+        self._sums[1] += int(second)
+        self._pending, self._pending_rows = [], 0
 
     @property
     def version(self) -> str | None:
@@ -129,10 +146,13 @@ class Extraction:
         """The records as a multiset: (rows, sum of one 64-bit hash of each record's JSON, sum of
         another). Two walks that served different records agree only if both sums collide
         (~2^-128), never because of their order."""
+        self._hash()
         return self.rows, self._sums[0], self._sums[1]
 
     def release(self) -> None:
-        self._con.close()
+        self._pending, self._pending_rows = [], 0
+        if self._con is not None:
+            self._con.close()
 
 
 class Verdict:
