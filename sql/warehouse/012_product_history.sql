@@ -45,17 +45,14 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
     SELECT ('x' || left(md5(p_key::text || '/' || p_from::text), 16))::bit(64)::bigint & 9223372036854775807
 $f$;
 
--- The natural key of a version. Deferred: a load moves boundaries of several versions of a
--- product in one transaction, the rows may agree only at its end.
+-- A version's natural key (retailer_id, product_sku, valid_from) is not a unique constraint: a load
+-- moves the boundaries of a product's versions in one transaction, and rows may agree only at its
+-- end (a deferred constraint would break every ON CONFLICT on dim_product). It holds by
+-- construction: the loader writes exactly the versions it computed for a product and deletes the
+-- others, and a later version's key is a function of valid_from; the quality checks
+-- (product_versions) verify it after every run.
 ALTER TABLE dim_product DROP CONSTRAINT IF EXISTS dim_product_natural_key;
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'dim_product_version_key') THEN
-        ALTER TABLE dim_product ADD CONSTRAINT dim_product_version_key
-            UNIQUE (retailer_id, product_sku, valid_from) DEFERRABLE INITIALLY DEFERRED;
-    END IF;
-END
-$$;
+CREATE INDEX IF NOT EXISTS dim_product_natural_idx ON dim_product (retailer_id, product_sku, valid_from);
 CREATE INDEX IF NOT EXISTS dim_product_durable_idx ON dim_product (product_key, valid_from);
 
 -- What a product looked like on each day it was sold (the latest sale of the day), per retailer:
