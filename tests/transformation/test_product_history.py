@@ -197,3 +197,30 @@ def test_a_product_changing_back_gets_a_third_version(warehouse):
                                                          ("Alpha v2", CHANGE, "2024-01-15"),
                                                          ("Alpha", "2024-01-15", "9999-12-31")]
     assert dt.date.fromisoformat(versions(wh)[-1][4]) == dt.date(2024, 1, 15)
+
+
+def test_facts_get_their_day_version_at_copy_time():
+    """KnownVersions: the version covering each fact's day, else the durable key (no DB)."""
+    from retail_pipeline.warehouse.product_versions import KnownVersions
+
+    known = KnownVersions([(7, 20240110, 20240113, 7), (7, 20240113, 99991231, 70), (9, 0, 99991231, 9)])
+    facts = pd.DataFrame({"product_id": [7, 7, 7, 9, 11, 7], "date_id": [20240110, 20240112, 20240113, 20240101,
+                                                                          20240113, 20240109]})
+    assert known.point(facts)["product_id"].tolist() == [7, 7, 70, 9, 11, 7]
+    assert facts["product_id"].tolist() == [7, 7, 7, 9, 11, 7]  # the caller's frame is left alone
+
+
+def test_a_daily_load_keys_its_facts_at_copy_time_and_repoints_nothing(warehouse, caplog):
+    """Steady state: the versions known when the load starts cover the day, so the tail re-points
+    no fact (the UPDATE path is for changes seen for the first time)."""
+    import logging
+
+    wh = warehouse
+    load_days_in_order(wh)
+    caplog.set_level(logging.DEBUG, logger="retail_pipeline.warehouse.dimensions")
+    load(wh, day_rows("2024-01-16"), "2024-01-16")
+    counts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("product versions:")]
+    assert counts == ["product versions: {'versions written': 0, 'facts re-pointed in the window': 0, "
+                      "'facts re-pointed outside': 0, 'versions dropped': 0}"]
+    assert wh.scalar("SELECT count(*) FROM fact_sales WHERE date_id = 20240116 AND product_id = %s",
+                     (versions(wh)[1][0],)) == 2

@@ -90,8 +90,13 @@ def apply_product_versions(cur, retailer_ids: list[int], run_id: str, start: dat
         for table in _day_tables(cur, retailer_ids, start, end):
             cur.execute(statement("product_repoint_day", stage=table))
             days += cur.rowcount
-    cur.execute(text("product_repoint_facts"), window)
-    moved = cur.fetchone()[0]
+    cur.execute(text("product_moves"))
+    moved = 0
+    for retailer_id, lo, hi in cur.fetchall():  # usually none
+        cur.execute(statement("product_repoint_facts", parent=retailer_parent(retailer_id)),
+                    {"retailer_id": retailer_id, "lo": lo, "hi": hi, "window_lo": window["lo"],
+                     "window_hi": window["hi"]})
+        moved += cur.fetchone()[0]
     cur.execute(text("product_drop"))
     return {"versions written": written, "facts re-pointed in the window": days,
             "facts re-pointed outside": moved, "versions dropped": cur.rowcount}
