@@ -50,11 +50,10 @@ def copy_members(cur, name: str, frame: pd.DataFrame) -> None:
 
 def dedup_members(cur, name: str) -> None:
     """One row per key in tmp_<name> after several chunks (per product and day: its latest sale)."""
-    if name == VERSIONED:
-        cur.execute(text("product_dedup"))
-        return
-    key = DIMENSIONS[name][0]
-    cur.execute(statement("dim_dedup", tmp=f"tmp_{name}", dedup=f"tmp_{name}_dedup", key=key, latest=sql.SQL("")))
+    grain = DIMENSIONS[name][2]
+    latest = sql.SQL(", observed_at DESC NULLS LAST" if name == VERSIONED else "")
+    cur.execute(statement("dim_dedup", tmp=f"tmp_{name}", dedup=f"tmp_{name}_dedup", key=_columns(grain),
+                          latest=latest))
 
 
 def check_members(cur, name: str, loading_retailer_ids: list[int], step: Callable[[str], None]) -> None:

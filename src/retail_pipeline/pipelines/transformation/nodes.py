@@ -8,8 +8,8 @@ Pure functions of DataFrames and parameters; the only I/O is the catalog's
 also takes several retailers' parts at once (one load of all of them: tools, benchmarks).
 
 Surrogate keys are computed, not looked up: a deterministic 63-bit hash of
-(retailer_code, natural key) (`keys.surrogate_key`); a fact's product_id is the product's durable
-key, which the loader turns into the key of the product's version on the sale's day. `date_id` is YYYYMMDD; `retailer_id`,
+(retailer_code, natural key) (`keys.surrogate_key`); products go as product-days, facts carry the
+durable product key (the loader keeps versions: warehouse.product_versions). `date_id` is YYYYMMDD; `retailer_id`,
 the display name and the time zone come from the retailer registry (conf/base/retailers.yml,
 `params:retailers`).
 """
@@ -274,7 +274,6 @@ def build_star_schema(
         "customer_external_id": staged["customer_external_id"],
         "store_external_id": staged["store_external_id"],
     })
-    # Products as product-days (the latest sale's attributes each day): the loader keeps versions.
     latest_first = np.argsort(staged["ts_order"].to_numpy(), kind="stable")[::-1]
     dim_product = (
         keyed.assign(date_id=staged["date_id"].astype("int64")).iloc[latest_first]
