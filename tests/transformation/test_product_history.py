@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pytest
 
 from retail_pipeline.datasets.postgres_star import PostgresStarSchemaDataset
 from retail_pipeline.pipelines.transformation.keys import surrogate_key
@@ -145,6 +146,19 @@ def test_reloading_an_old_day_repoints_facts_outside_the_window(warehouse):
     assert_consistent(wh)
 
 
+def test_reloading_a_day_into_the_run_before_it_starts_a_version_after_it(warehouse):
+    """Days 12 (Alpha), 13 and 14 (Alpha v2); day 13 reloaded as Alpha: the version of Alpha v2 now
+    starts on the 14th, a day outside the window."""
+    wh = warehouse
+    for day, attrs in (("2024-01-12", OLD), ("2024-01-13", NEW), ("2024-01-14", NEW)):
+        load(wh, [sale(CODE, f"A-{day}", "SKU-A", day, **attrs)], day)
+    load(wh, [sale(CODE, "A-2024-01-13", "SKU-A", "2024-01-13", **OLD)], "2024-01-13", run_id="again")
+    assert [(v[2], v[4], v[5]) for v in versions(wh)] == [("Alpha", "2024-01-12", "2024-01-14"),
+                                                         ("Alpha v2", "2024-01-14", "9999-12-31")]
+    assert wh.scalar("SELECT count(*) FROM fact_sales f JOIN dim_product p USING (product_id) "
+                     "WHERE f.date_id = 20240114 AND p.valid_from = '2024-01-14'") == 1
+
+
 def test_reruns_of_the_window_and_of_an_old_day_change_nothing(warehouse):
     wh = warehouse
     load_days_in_order(wh)
@@ -224,3 +238,38 @@ def test_a_daily_load_keys_its_facts_at_copy_time_and_repoints_nothing(warehouse
                       "'facts re-pointed outside': 0, 'versions dropped': 0}"]
     assert wh.scalar("SELECT count(*) FROM fact_sales WHERE date_id = 20240116 AND product_id = %s",
                      (versions(wh)[1][0],)) == 2
+
+
+@pytest.mark.parametrize("seed", [13, 7, 21, 42])
+def test_any_order_of_overlapping_windows_gives_the_versions_of_all_the_days(warehouse, seed):
+    """Attributes flip-flop day by day, some days without a sale; windows of 1-3 days loaded in a
+    shuffled order (each day at least once): the versions are the runs of the days' attributes."""
+    import random
+
+    wh = warehouse
+    rnd = random.Random(seed)
+    days = [dt.date(2024, 2, 1) + dt.timedelta(days=n) for n in range(14)]
+    attrs = {d: rnd.choice([OLD, NEW]) for d in days if rnd.random() > 0.2}
+
+    def rows(day: dt.date) -> list[dict]:
+        a = attrs.get(day)
+        return [sale(CODE, f"A-{day:%m%d}", "SKU-A", day.isoformat(), **a)] if a else []
+
+    loads = [(end, rnd.randint(0, 2)) for end in days] + [(rnd.choice(days), rnd.randint(0, 2)) for _ in range(6)]
+    rnd.shuffle(loads)
+    for n, (end, back) in enumerate(loads):
+        window = [end - dt.timedelta(days=k) for k in range(back, -1, -1)]
+        batch = [r for d in window for r in rows(d)]
+        if batch:
+            load(wh, batch, end.isoformat(), lookback=back, run_id=f"shuffled-{n}")
+    sold = sorted(attrs)
+    expected = []
+    for d in sold:
+        if not expected or expected[-1][0] != attrs[d]["name"]:
+            expected.append((attrs[d]["name"], d.isoformat()))
+    got = [(v[2], v[4]) for v in versions(wh)]
+    assert got == expected
+    assert [v[5] for v in versions(wh)] == [v[1] for v in expected[1:]] + ["9999-12-31"]
+    assert wh.scalar("""SELECT count(*) FROM fact_sales f JOIN dim_product p USING (product_id)
+                        JOIN dim_date d USING (date_id) WHERE NOT (d.date >= p.valid_from AND d.date < p.valid_to)""") == 0
+    assert_keys_agree(wh)

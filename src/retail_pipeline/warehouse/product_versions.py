@@ -7,8 +7,9 @@ sale's name and category of each product and day it sold). Two steps:
 - at COPY time (`KnownVersions`): each fact gets the key of the version that covered its day when
   the load started (a handful of rows per product, read once), else the product's durable key;
 - in the tail, under the dimension lock (`apply_product_versions`): the window's observations
-  replaced, the touched products' versions recomputed from all their observations (so the result
-  does not depend on the order days are loaded in, and a rerun finds the same keys), written,
+  replaced, the touched products' versions recomputed as if from all their observations (so the
+  result does not depend on the order days are loaded in, and a rerun finds the same keys; the
+  SQL reads the window's days and the existing versions only, not all history), written,
   then only the facts whose version changed re-pointed: the window's new day tables where a
   product-day resolved differently (usually none), and attached facts of versions whose range
   moved (a late row revealing a change earlier, an old day reloaded); versions that are gone
@@ -80,7 +81,7 @@ def apply_product_versions(cur, retailer_ids: list[int], run_id: str, start: dat
     cur.execute(statement("product_stage", tmp="tmp_dim_product"))
     window = {"retailer_ids": list(retailer_ids), "lo": date_id_of(start), "hi": date_id_of(end)}
     cur.execute(text("product_observe"), window)
-    cur.execute(text("product_versions"))
+    cur.execute(text("product_versions"), window)
     cur.execute(text("product_upsert"), {"run_id": run_id})
     written = cur.rowcount
     cur.execute(text("product_repoint_days"))
