@@ -83,7 +83,7 @@ def apply_product_versions(cur, retailer_ids: list[int], run_id: str, start: dat
     cur.execute(text("product_observe"), window)
     cur.execute(text("product_versions"), window)
     cur.execute(text("product_upsert"), {"run_id": run_id})
-    written = cur.rowcount
+    written = cur.fetchone()[0]
     cur.execute(text("product_repoint_days"))
     cur.execute("SELECT count(*) FROM tmp_product_repoint")
     days = 0
