@@ -8,6 +8,7 @@ SELECT t.product_key, t.date_id, coalesce(v.product_id, t.product_key) AS produc
 FROM tmp_dim_product t
 LEFT JOIN dim_product v ON v.product_key = t.product_key
      AND to_date(t.date_id::text, 'YYYYMMDD') >= v.valid_from AND to_date(t.date_id::text, 'YYYYMMDD') < v.valid_to;
+ANALYZE tmp_product_assigned;
 
 CREATE TEMP TABLE tmp_product_touched (retailer_id smallint, product_sku text) ON COMMIT DROP;
 WITH gone AS (

@@ -14,6 +14,7 @@ WITH moved AS (
     RETURNING f.retailer_id, f.transaction_id, f.product_id, f.date_id
 )
 INSERT INTO tmp_product_moved SELECT * FROM moved;
+ANALYZE tmp_product_moved;
 
 UPDATE fact_sales_key k SET product_id = m.product_id
 FROM tmp_product_moved m
