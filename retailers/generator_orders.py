@@ -61,13 +61,14 @@ def generate_orders(s: RetailerSpec, day: dt.date, n: int, bad_fraction: float, 
     pick = rng.integers(0, len(stocked), size=n)
     product = stocked[pick]
     sku = catalogue.sku[product].astype(object)
+    # the price of the batch day; titles and families of each line's own day, once orders are placed
+    _, _, factor = catalogues.attributes_on(s.number, product, np.full(n, np.datetime64(day.isoformat(), "D")))
+    unit = np.where(factor == 1.0, prices[pick], np.maximum((prices[pick] * factor).astype(np.int64) // 10 * 10 + 9, 49))
     title = catalogue.name[product].astype(object)
     family = catalogue.category[product].astype(object)
-    unit = prices[pick].astype(np.int64)
     units = np.minimum(rng.geometric(0.55, size=n), 12)
     sku[is_kind["missing_sku"]] = ""
     sku[is_kind["sql_text"]] = sku[is_kind["sql_text"]] + SQL_PAYLOAD.format(table=s.table)
-    title[is_kind["overlong_text"]] = title[is_kind["overlong_text"]] + OVERLONG_FILLER
     units[is_kind["bad_quantity"]] = rng.integers(-5, 1, size=int(is_kind["bad_quantity"].sum()))
     total = units * unit
     n_mismatch = int(is_kind["total_mismatch"].sum())
@@ -102,7 +103,7 @@ def generate_orders(s: RetailerSpec, day: dt.date, n: int, bad_fraction: float, 
     if len(dup_rows):  # a second copy of a good line, at the end of that line's order
         originals = rng.choice(on_time_good, size=len(dup_rows), replace=len(on_time_good) < len(dup_rows))
         order_of[dup_rows] = order_of[originals]
-        for array in (sku, title, family, units, unit_money, total_money, line_no):
+        for array in (product, sku, title, family, units, unit_money, total_money, line_no):
             array[dup_rows] = array[originals]
         sizes = np.bincount(order_of[regular], minlength=m)
         position[dup_rows] = sizes[order_of[dup_rows]] + _rank_in_group(order_of[dup_rows])
@@ -125,6 +126,9 @@ def generate_orders(s: RetailerSpec, day: dt.date, n: int, bad_fraction: float, 
     wall = pd.DatetimeIndex(np.datetime64(day.isoformat(), "s")
                             + (shift_days * 86400 + seconds).astype("timedelta64[s]"))
     placed = wall.tz_localize(s.timezone, ambiguous=summer_side, nonexistent=pd.Timedelta(hours=1))
+    sold_on = np.datetime64(day.isoformat(), "D") + shift_days[order_of].astype("timedelta64[D]")
+    title[:], family[:], _ = catalogues.attributes_on(s.number, product, sold_on)  # the catalogue of the sale's day
+    title[is_kind["overlong_text"]] = title[is_kind["overlong_text"]] + OVERLONG_FILLER
     customers, shops = catalogues.customers(s.number), catalogues.stores(s.number)
     customer = customers[rng.integers(0, len(customers), size=m)]
     shop = shops[rng.integers(0, len(shops), size=m)]

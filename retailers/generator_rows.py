@@ -59,14 +59,13 @@ def generate_rows(s: RetailerSpec, day: dt.date, n: int, bad_fraction: float, la
         days_ahead = (as_of - day).days + rng.integers(1, 8, size=int(future.sum()))
         ts[future] += (days_ahead * 86400).astype("timedelta64[s]")
 
-    catalogue = catalogues.products()
     stocked, prices = catalogues.assortment(s.number)
     pick = rng.integers(0, len(stocked), size=n)
     product = stocked[pick]
-    sku = catalogue.sku[product].astype(object)
-    name = catalogue.name[product].astype(object)
-    category = catalogue.category[product]
-    list_cents = prices[pick]
+    sku = catalogues.products().sku[product].astype(object)
+    # the catalogue of each sale's own day: renames, category moves, price changes (catalogues.on_day)
+    name, category, factor = catalogues.attributes_on(s.number, product, ts.astype("datetime64[D]"))
+    list_cents = np.where(factor == 1.0, prices[pick], np.maximum((prices[pick] * factor).astype(np.int64) // 10 * 10 + 9, 49))
     qty = np.minimum(rng.geometric(0.55, size=n), 12)
     customer = catalogues.customers(s.number)[rng.integers(0, len(catalogues.customers(s.number)), size=n)]
     store_index = rng.integers(0, len(catalogues.stores(s.number)), size=n)

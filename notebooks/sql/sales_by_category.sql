@@ -1,4 +1,5 @@
--- Revenue per product category and retailer (categories are each retailer's own words).
+-- Revenue per product category and retailer, by the category at sale time (the version of the
+-- product valid on the sale's day; categories are each retailer's own words).
 SELECT coalesce(p.category, '(none)') AS category,
        r.retailer_code,
        count(*)                       AS transactions,

@@ -4,10 +4,15 @@ One product catalogue serves every retailer, so the same SKU (and name) can be s
 several of them, as in real life; each retailer stocks its own deterministic subset at its own
 prices. Some names are non-ASCII on purpose ('Crème brûlée'): valid data that must round-trip.
 Customers and stores are retailer-scoped ids in each retailer's own format.
+
+Catalogues change over time (`on_day`, `attributes_on`): each retailer renames products, moves
+them to another category and changes their prices on given days, a closed form of (retailer,
+product, day), so any day's catalogue is known without replaying the ones before it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -93,3 +98,62 @@ def customers(retailer_number: int) -> np.ndarray:
 def stores(retailer_number: int) -> np.ndarray:
     fmt = STORE_FORMATS[retailer_number]
     return np.array([fmt.format(i) for i in range(1, N_STORES[retailer_number] + 1)])
+
+
+# -- catalogue changes ---------------------------------------------------------------------------
+CHANGE_EPOCH = dt.date(2024, 1, 1)  # no change before this day: the catalogue of products()
+CHANGE_EVERY_DAYS = 21              # each product changes every 21 days, from its own offset
+CHANGE_KINDS = ("rename", "move", "price")
+RENAMES = ["", " (New Recipe)", " Classic", " Plus", " Original", " Select"]
+CATEGORIES = list(BASE_PRODUCTS)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, vectorised: a well-spread uint64 per input."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+@lru_cache(maxsize=4096)
+def on_day(retailer_number: int, day: dt.date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(name, category, price factor) of every product of `products()` at the retailer on `day`.
+
+    Product i changes on CHANGE_EPOCH + offset_i + k * CHANGE_EVERY_DAYS (k = 1, 2, ...); event k
+    is a rename, a category move or a price change (x0.85 .. x1.25 of the retailer's price), drawn
+    from a hash of (CATALOGUE_SEED, retailer, i, k). Deterministic, stateless, cached per day."""
+    catalogue = products()
+    n = len(catalogue.sku)
+    index = np.arange(n, dtype=np.uint64)
+    base = _mix(np.uint64(CATALOGUE_SEED) * np.uint64(1_000_003) + np.uint64(retailer_number) * np.uint64(7919)
+                + index * np.uint64(2_654_435_761))
+    offset = (base % np.uint64(CHANGE_EVERY_DAYS)).astype(np.int64)
+    events = np.clip(((day - CHANGE_EPOCH).days - offset) // CHANGE_EVERY_DAYS, 0, None)
+    rename = np.zeros(n, dtype=np.int64)
+    category = np.array([CATEGORIES.index(c) for c in catalogue.category], dtype=np.int64)
+    factor = np.ones(n)
+    for k in range(1, int(events.max(initial=0)) + 1):
+        due = events >= k
+        draw = _mix(base ^ np.uint64((k * 0x9E3779B97F4A7C15) & 0xFFFF_FFFF_FFFF_FFFF))
+        kind = (draw % np.uint64(3)).astype(np.int64)
+        value = (draw >> np.uint64(8)).astype(np.int64) & 0xFFFF
+        renamed, moved, repriced = due & (kind == 0), due & (kind == 1), due & (kind == 2)
+        rename[renamed] = (rename[renamed] + 1 + value[renamed] % (len(RENAMES) - 1)) % len(RENAMES)
+        category[moved] = (category[moved] + 1 + value[moved] % (len(CATEGORIES) - 1)) % len(CATEGORIES)
+        factor[repriced] = 0.85 + (value[repriced] % 41) / 100
+    names = np.array([f"{name}{RENAMES[r]}" for name, r in zip(catalogue.name, rename)], dtype=object)
+    return names, np.array(CATEGORIES, dtype=object)[category], factor
+
+
+def attributes_on(retailer_number: int, product: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(name, category, price factor) of each sold `product` (indexes into products()) on its
+    `days` (datetime64[D] per row)."""
+    names = np.empty(len(product), dtype=object)
+    categories = np.empty(len(product), dtype=object)
+    factors = np.ones(len(product))
+    for day in np.unique(days):
+        rows = days == day
+        name, category, factor = on_day(retailer_number, dt.date.fromisoformat(str(day)))
+        names[rows], categories[rows], factors[rows] = name[product[rows]], category[product[rows]], factor[product[rows]]
+    return names, categories, factors

@@ -38,7 +38,7 @@ def test_clean_warehouse_passes_every_check_and_writes_results_and_report(wareho
             "business_rule_positive_quantity", "business_rule_positive_price",
             "business_rule_no_future_date", "business_rule_max_quantity", "business_rule_max_unit_price",
             "business_rule_total_amount_bounds", "business_rule_extra_bounds", "business_rule_money_scale",
-            "uniqueness", "fact_key_agreement", "referential_integrity", "freshness",
+            "uniqueness", "fact_key_agreement", "product_versions", "referential_integrity", "freshness",
             "facts_disappeared", "facts_moved", "facts_quarantined", "load_volume_drop",
             "reconciliation_source", "reconciliation_warehouse", "reconciliation_source_ids",
             "reconciliation_warehouse_ids", "quarantine_rate"} == checks

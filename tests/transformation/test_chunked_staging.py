@@ -93,8 +93,9 @@ def test_chunks_stage_and_build_what_the_whole_window_does(raw_root, chunk_rows)
     audit = combine_audits([p["audit"] for p in parts]).sort_values("sale_date").reset_index(drop=True)
     pd.testing.assert_frame_equal(audit, eager["audit"].sort_values("sale_date").reset_index(drop=True),
                                   check_dtype=False)
-    members = pd.concat([p["dimensions"]["dim_product"] for p in parts]).drop_duplicates("product_id")
-    assert set(members["product_id"]) == set(eager["dimensions"]["dim_product"]["product_id"])
+    days = ["product_key", "date_id"]  # products are staged as product-days
+    members = pd.concat([p["dimensions"]["dim_product"] for p in parts]).drop_duplicates(days)
+    assert set(map(tuple, members[days].to_numpy())) == set(map(tuple, eager["dimensions"]["dim_product"][days].to_numpy()))
 
 
 def test_a_window_without_versions_across_chunks_is_read_once(tmp_path):

@@ -105,16 +105,19 @@ class DimRetailerModel(pa.DataFrameModel):
 
 
 class DimProductModel(pa.DataFrameModel):
-    product_id: Series[int] = pa.Field(ge=0, unique=True)
+    """A load's products as product-days (the loader keeps dim_product's versions from them)."""
+
     retailer_id: Series[int] = pa.Field(ge=1)
     product_sku: Series[str]
+    date_id: Series[int] = pa.Field(ge=19000101, le=99991231)
+    product_key: Series[int] = pa.Field(ge=0)
     product_name: Series[str] = pa.Field(nullable=True)
     category: Series[str] = pa.Field(nullable=True)
-    attributes_as_of: Series[str] = pa.Field(nullable=True)
+    observed_at: Series[str] = pa.Field(nullable=True)
 
     class Config:
         strict = True
-        unique = ["retailer_id", "product_sku"]
+        unique = ["retailer_id", "product_sku", "date_id"]
 
 
 class DimCustomerModel(pa.DataFrameModel):

@@ -1,10 +1,11 @@
 """Dimension upserts of a load, in two steps: stage (COPY the members into temp tables, refuse
 unknown retailers and key collisions: reads only, runs in parallel with other retailers' loads)
-and apply (under the dimension lock: update changed type 1 attributes, insert new members; all
-set-based)."""
+and apply (under the dimension lock: insert new members; all set-based). Products are staged as
+product-days and kept as versions (warehouse.product_versions)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import Callable
 
@@ -13,21 +14,33 @@ from kedro.io.core import DatasetError
 from psycopg2 import sql
 
 from retail_pipeline.warehouse.pgcopy import copy_frame
+from retail_pipeline.warehouse.product_versions import OBSERVATION_COLUMNS, apply_product_versions
 from retail_pipeline.warehouse.sqlfiles import statement, text
 
+logger = logging.getLogger(__name__)
+
 DIMENSIONS = {
-    # name: (key, natural key, attribute columns updated when changed, copy columns)
-    "dim_product": ("product_id", ("retailer_id", "product_sku"), ("product_name", "category"),
-                    ["product_id", "retailer_id", "product_sku", "product_name", "category", "attributes_as_of"]),
-    "dim_customer": ("customer_id", ("retailer_id", "customer_external_id"), (),
+    # name: (key, natural key, grain of the staged rows, copy columns)
+    "dim_product": ("product_key", ("retailer_id", "product_sku"), ("retailer_id", "product_sku", "date_id"),
+                    OBSERVATION_COLUMNS),
+    "dim_customer": ("customer_id", ("retailer_id", "customer_external_id"), ("customer_id",),
                      ["customer_id", "retailer_id", "customer_external_id"]),
-    "dim_store": ("store_id", ("retailer_id", "store_external_id"), (),
+    "dim_store": ("store_id", ("retailer_id", "store_external_id"), ("store_id",),
                   ["store_id", "retailer_id", "store_external_id"]),
 }
+VERSIONED = "dim_product"  # staged as product-days, written as versions (product_versions.py)
 
 
 def _columns(columns, prefix: str = "") -> sql.Composed:
     return sql.SQL(", ").join(sql.SQL(prefix) + sql.Identifier(c) for c in columns)
+
+
+def stage_members(cur, name: str) -> None:
+    """The temp table tmp_<name> for a load's members (product-days for dim_product)."""
+    if name == VERSIONED:
+        cur.execute(statement("product_stage", tmp=f"tmp_{name}"))
+    else:
+        cur.execute(statement("dim_stage", tmp=f"tmp_{name}", dim=name))
 
 
 def copy_members(cur, name: str, frame: pd.DataFrame) -> None:
@@ -36,10 +49,11 @@ def copy_members(cur, name: str, frame: pd.DataFrame) -> None:
 
 
 def dedup_members(cur, name: str) -> None:
-    """One row per key in tmp_<name> after several chunks: the latest attributes win."""
-    key, _natural, attributes, _copied = DIMENSIONS[name]
-    latest = sql.SQL(", attributes_as_of DESC NULLS LAST" if attributes else "")
-    cur.execute(statement("dim_dedup", tmp=f"tmp_{name}", dedup=f"tmp_{name}_dedup", key=key, latest=latest))
+    """One row per key in tmp_<name> after several chunks (per product and day: its latest sale)."""
+    grain = DIMENSIONS[name][2]
+    latest = sql.SQL(", observed_at DESC NULLS LAST" if name == VERSIONED else "")
+    cur.execute(statement("dim_dedup", tmp=f"tmp_{name}", dedup=f"tmp_{name}_dedup", key=_columns(grain),
+                          latest=latest))
 
 
 def check_members(cur, name: str, loading_retailer_ids: list[int], step: Callable[[str], None]) -> None:
@@ -73,7 +87,7 @@ def stage_dimensions(cur, dims: dict[str, pd.DataFrame], step: Callable[[str], N
         frame = dims[name]
         if frame.empty:
             continue
-        cur.execute(statement("dim_stage", tmp=f"tmp_{name}", dim=name))
+        stage_members(cur, name)
         copy_members(cur, name, frame)
         step(f"{name} copy")
         check_members(cur, name, loading_retailer_ids, step)
@@ -86,8 +100,9 @@ def apply_dimensions(cur, dims: dict[str, pd.DataFrame], staged: list[str], run_
     """Write the dimensions, under the dimension lock (dim_lock.sql): dim_retailer rows of the
     load's retailers (`scope`, default all the load names), dim_date for the window (shared by
     every retailer: ON CONFLICT DO NOTHING), then the staged members of product, customer and
-    store (each retailer's members are its own rows): changed type 1 attributes updated, new
-    members inserted."""
+    store (each retailer's members are its own rows): product versions recomputed from the
+    window's product-days (always, so a day that lost a product's sales is accounted for), new
+    customers and stores inserted."""
     retailers = dims["dim_retailer"]
     if scope is not None:
         retailers = retailers[retailers["retailer_code"].isin(scope)]
@@ -95,14 +110,14 @@ def apply_dimensions(cur, dims: dict[str, pd.DataFrame], staged: list[str], run_
         (int(r.retailer_id), str(r.retailer_code), str(r.retailer_name))
         for r in retailers.sort_values("retailer_id").itertuples()])
     cur.execute(text("dim_date"), {"start": start, "end": end})
+    changed = apply_product_versions(cur, [int(i) for i in retailers["retailer_id"]], run_id, start, end)
+    step(VERSIONED)
+    logger.debug("product versions: %s", changed)
     for name in staged:
-        key, _natural, attributes, columns = DIMENSIONS[name]
+        if name == VERSIONED:
+            continue
+        key, _natural, _grain, columns = DIMENSIONS[name]
         tmp, dim = f"tmp_{name}", name
-        if attributes:
-            sets = sql.SQL(", ").join(sql.SQL("{c} = t.{c}").format(c=sql.Identifier(c)) for c in attributes)
-            cur.execute(statement("dim_update", tmp=tmp, dim=dim, key=key, sets=sets,
-                                  d_attrs=_columns(attributes, "d."), t_attrs=_columns(attributes, "t.")),
-                        {"run_id": run_id})
         cur.execute(statement("dim_insert", tmp=tmp, dim=dim, key=key, columns=_columns(columns),
                               t_columns=_columns(columns, "t.")), {"run_id": run_id})
         step(name)

@@ -30,10 +30,11 @@ import pandas as pd
 from kedro.io.core import DatasetError
 
 from retail_pipeline.warehouse.days import DayTable, copy_facts, create_days, seal_days
-from retail_pipeline.warehouse.dimensions import DIMENSIONS, check_members, copy_members, dedup_members
+from retail_pipeline.warehouse.dimensions import DIMENSIONS, check_members, copy_members, dedup_members, stage_members
 from retail_pipeline.warehouse.inflight import MartPartials
+from retail_pipeline.warehouse.product_versions import KnownVersions
 from retail_pipeline.warehouse.quarantine import copy_quarantine
-from retail_pipeline.warehouse.sqlfiles import statement, text
+from retail_pipeline.warehouse.sqlfiles import text
 
 AUDIT_KEYS = ["retailer_code", "sale_date"]
 AUDIT_SUMS = ["rows_loaded", "total_amount_loaded", "rows_quarantined"]
@@ -121,7 +122,8 @@ def stream_chunks(cur, chunks: Iterable[dict[str, Any]], *, days: list[date], ru
     tables = create_days(cur, days, run_id, retailer_ids)
     cur.execute(text("quarantine_stage"))
     for name in DIMENSIONS:
-        cur.execute(statement("dim_stage", tmp=f"tmp_{name}", dim=name))
+        stage_members(cur, name)
+    versions = KnownVersions.load(cur, retailer_ids)  # facts get the product version of their day
     marts, audits, members = MartPartials(), [], dict.fromkeys(DIMENSIONS, 0)
     out = Streamed(tables, [], pd.DataFrame(), marts)
     scope = set(retailer_ids)
@@ -139,8 +141,8 @@ def stream_chunks(cur, chunks: Iterable[dict[str, Any]], *, days: list[date], ru
                     copy_members(cur, name, frame)
                     members[name] += 1
                 step(f"{name} copy")
-            copy_facts(cur, tables, facts, step)
-            marts.add(facts)
+            copy_facts(cur, tables, versions.point(facts), step)
+            marts.add(facts)  # by durable product key: mart_daily_flight.sql finds the day's version
             copy_quarantine(cur, chunk["quarantine"])
             out.quarantine_codes |= set(chunk["quarantine"]["retailer_code"])
             audits.append(chunk["audit"])

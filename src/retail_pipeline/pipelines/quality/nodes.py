@@ -36,6 +36,7 @@ from .warehouse_checks import (
     check_completeness,
     check_fact_key_agreement,
     check_freshness,
+    check_product_versions,
     check_referential_integrity,
     check_uniqueness,
     check_volume,
@@ -44,7 +45,7 @@ from .warehouse_checks import (
 __all__ = [
     "BUSINESS_RULES", "LOADED", "RESULT_COLUMNS", "SEVERITIES", "DataQualityError", "after_load", "assemble_results",
     "check_business_rules", "check_completeness", "check_fact_changes", "check_fact_key_agreement",
-    "check_freshness", "check_load_volume_drop", "check_quarantine_rate", "check_reconciliation",
+    "check_freshness", "check_load_volume_drop", "check_product_versions", "check_quarantine_rate", "check_reconciliation",
     "check_referential_integrity", "check_source_ids", "check_uniqueness", "check_volume",
     "check_warehouse_ids", "collect_manifests", "collect_zone_counts", "failed_checks", "id_checksum",
     "manifest_after_ingestion", "quality_gate", "render_report", "result", "source_ids", "summarize",

@@ -185,6 +185,24 @@ def check_fact_key_agreement(problems: pd.DataFrame, manifests: dict[str, Any],
     return frame(out)
 
 
+def check_product_versions(problems: pd.DataFrame, manifests: dict[str, Any],
+                           params: dict[str, Any]) -> pd.DataFrame:
+    """dim_product's versions do not overlap, each product has one current version, and every
+    window fact points to the version valid on its day (else BI's categories at sale time lie)."""
+    cfg = check_cfg(params, "product_versions")
+    out = []
+    for code in retailers(manifests, problems):
+        mine = of_retailer(problems, code)
+        counts = ({p: int(g["problems"].iloc[0]) for p, g in mine.groupby("problem")} if not mine.empty else {})
+        total = sum(counts.values())
+        message = ("product versions do not overlap, one is current, every window fact has its day's version"
+                   if not total else f"product history of {code} is wrong: " + ", ".join(
+                       f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(counts.items())))
+        out.append(result(code, "product_versions", cfg["severity"], total, 0, total == 0, message=message,
+                          problems=counts, sample=records(mine, ["problem", "product_sku", "product_id", "detail"])))
+    return frame(out)
+
+
 # -- referential integrity -------------------------------------------------------------------
 def check_referential_integrity(orphans: pd.DataFrame, manifests: dict[str, Any],
                                 params: dict[str, Any]) -> pd.DataFrame:

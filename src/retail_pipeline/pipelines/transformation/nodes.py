@@ -8,7 +8,8 @@ Pure functions of DataFrames and parameters; the only I/O is the catalog's
 also takes several retailers' parts at once (one load of all of them: tools, benchmarks).
 
 Surrogate keys are computed, not looked up: a deterministic 63-bit hash of
-(retailer_code, natural key) (`keys.surrogate_key`). `date_id` is YYYYMMDD; `retailer_id`,
+(retailer_code, natural key) (`keys.surrogate_key`); products go as product-days, facts carry the
+durable product key (the loader keeps versions: warehouse.product_versions). `date_id` is YYYYMMDD; `retailer_id`,
 the display name and the time zone come from the retailer registry (conf/base/retailers.yml,
 `params:retailers`).
 """
@@ -275,10 +276,10 @@ def build_star_schema(
     })
     latest_first = np.argsort(staged["ts_order"].to_numpy(), kind="stable")[::-1]
     dim_product = (
-        keyed.iloc[latest_first]
-        .drop_duplicates("product_id", keep="first")
-        [["product_id", "retailer_id", "product_sku", "product_name", "category", "transaction_ts"]]
-        .rename(columns={"transaction_ts": "attributes_as_of"})
+        keyed.assign(date_id=staged["date_id"].astype("int64")).iloc[latest_first]
+        .drop_duplicates(["product_id", "date_id"], keep="first")
+        .rename(columns={"product_id": "product_key", "transaction_ts": "observed_at"})
+        [["retailer_id", "product_sku", "date_id", "product_key", "product_name", "category", "observed_at"]]
         .reset_index(drop=True)
     )
     dim_customer = keyed.drop_duplicates("customer_id")[["customer_id", "retailer_id", "customer_external_id"]].reset_index(drop=True)

@@ -1,0 +1,9 @@
+-- The product versions of the load's retailers as they stand when the load starts, for the COPY:
+-- each fact gets the version covering its day (date ids; 0 for an open start).
+SELECT product_key,
+       CASE WHEN valid_from = '-infinity' THEN 0 ELSE to_char(valid_from, 'YYYYMMDD')::int END AS from_id,
+       to_char(valid_to, 'YYYYMMDD')::int AS to_id,
+       product_id
+FROM dim_product
+WHERE retailer_id = ANY(%(retailer_ids)s)
+ORDER BY product_key, valid_from
