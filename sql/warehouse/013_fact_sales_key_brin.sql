@@ -5,5 +5,7 @@
 -- append a window's keys together, so each range of blocks holds few days and a window's keys are
 -- read from a few ranges, never by scanning history. The primary key (retailer_id,
 -- transaction_id) stays a btree: it is what makes a transaction unique over all of history.
+-- autosummarize: a block range is summarised as soon as it fills, not at the next VACUUM (an
+-- unsummarised range is read by every window query).
 DROP INDEX IF EXISTS fact_sales_key_day_idx;
-CREATE INDEX fact_sales_key_day_idx ON fact_sales_key USING brin (date_id, retailer_id) WITH (pages_per_range = 16);
+CREATE INDEX fact_sales_key_day_idx ON fact_sales_key USING brin (date_id, retailer_id) WITH (pages_per_range = 16, autosummarize = on);
