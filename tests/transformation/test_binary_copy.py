@@ -59,6 +59,18 @@ def test_binary_copy_holds_what_csv_copy_holds(warehouse, monkeypatch, batch_row
     assert by_binary == by_csv
 
 
+def test_text_of_concatenated_frames_arrives_exactly(warehouse):
+    """A column of several frames concatenated is held in several Arrow chunks."""
+    facts = _facts()
+    joined = pd.concat([facts.iloc[:10], facts.iloc[10:]], ignore_index=True)
+    with closing(psycopg2.connect(warehouse.dsn)) as conn, conn.cursor() as cur:
+        for name in ("by_csv", "by_binary"):
+            cur.execute(sql.SQL(TABLE).format(sql.Identifier(name)))
+        pgcopy.copy_frame(cur, sql.Identifier("by_csv"), facts, FACT_COPY_COLUMNS)
+        pgbinary.copy_binary(cur, sql.Identifier("by_binary"), joined, FACT_COPY_COLUMNS, FACT_COPY_TYPES)
+        assert _rows(cur, "by_binary") == _rows(cur, "by_csv")
+
+
 def test_an_amount_with_more_than_two_decimals_is_refused_not_rounded(warehouse):
     facts = _facts(3)
     facts.loc[1, "unit_price"] = 10.005

@@ -72,6 +72,8 @@ def _field(name: str, series: pd.Series, kind: str):
         return ("fixed", *_timestamps(series))
     if kind == "text":
         array = pa.array(series, type=pa.large_string(), from_pandas=True)
+        if isinstance(array, pa.ChunkedArray):  # a column of concatenated frames
+            array = array.combine_chunks()
         null = array.is_null().to_numpy(zero_copy_only=False)
         _, offsets, data = array.buffers()
         offsets = np.frombuffer(offsets, dtype=np.int64, count=len(array) + 1, offset=array.offset * 8)
