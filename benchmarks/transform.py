@@ -7,7 +7,9 @@ The rows and the history: benchmarks/transform_data.py; the server and the timed
 benchmarks/transform_server.py.
 Figures:
 - transform_s: the whole `transformation` pipeline for the day in a KedroSession, reading the
-  raw zone (JSON Lines written beforehand) included, into an empty warehouse;
+  raw zone (JSON Lines written beforehand) included, into an empty warehouse; run by
+  `transform_runner` (`--transform-runner`: SequentialRunner, as `kedro run`, or ThreadRunner,
+  the retailers at once as the Airflow DAG runs them);
 - load_rows_per_s: the warehouse load alone, PostgresStarSchemaDataset.save of the frames the
   nodes computed (in memory) to a committed star schema, empty warehouse;
 - bare_copy_rows_per_s: a plain COPY of the same rows (the canonical fields the warehouse
@@ -91,19 +93,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--big-rows", type=int, default=None,
                        help=f"a second, big day through the whole pipeline (transform_10m_*; default 0 = skipped, "
                             f"{BIG_ROWS:,} with --full)")
+    group.add_argument("--transform-runner", default="SequentialRunner", choices=["SequentialRunner", "ThreadRunner"],
+                       help="the Kedro runner of the pipeline runs (transform_s, transform_10m_s); ThreadRunner "
+                            "stages and loads the retailers at once, as the Airflow DAG's tasks do")
     group.add_argument("--history-days", type=int, default=None,
                        help=f"days the history is spread over (default {DEFAULT_HISTORY_DAYS}; 30 with --full)")
 
 
 
-def big_day(server: "Server", workdir: Path, big: int) -> dict:
+def big_day(server: "Server", workdir: Path, big: int, runner: str = "SequentialRunner") -> dict:
     """transform_10m_* (or transform_<N>_*): a day of `big` records written slice by slice, then
     the whole pipeline in its own process into an empty warehouse."""
     big_zone = workdir / "raw_zone_big"
     write_big_raw_zone(big_zone, big)
     url_big = server.fresh_warehouse("bench_big")
     settle(server)
-    big_s, big_rss = pipeline_in_child(workdir / "pipeline_big", big_zone, url_big)
+    big_s, big_rss = pipeline_in_child(workdir / "pipeline_big", big_zone, url_big, runner)
     tag = "10m" if big == BIG_ROWS else f"{big // 1_000_000}m" if big % 1_000_000 == 0 else str(big)
     server.pg.drop_database("bench_big")
     shutil.rmtree(big_zone, ignore_errors=True)
@@ -127,7 +132,7 @@ def run(args: argparse.Namespace) -> dict:
     if n == 0:  # --transform-rows 0 --big-rows N: the big day only
         try:
             with Server(workdir) as server:
-                figures = big_day(server, workdir, big)
+                figures = {**big_day(server, workdir, big, args.transform_runner), "transform_runner": args.transform_runner}
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         print_table("transform (big day)", list(figures.items()))
@@ -142,8 +147,8 @@ def run(args: argparse.Namespace) -> dict:
 
             # 1. the whole pipeline in a KedroSession, raw zone included, empty warehouse
             url_a = server.fresh_warehouse("bench_pipeline")
-            transform_s, pipeline_rss = pipeline_in_child(workdir / "pipeline", raw_zone, url_a)
-            big_figures = big_day(server, workdir, big) if big else {}
+            transform_s, pipeline_rss = pipeline_in_child(workdir / "pipeline", raw_zone, url_a, args.transform_runner)
+            big_figures = big_day(server, workdir, big, args.transform_runner) if big else {}
 
             # 2. bare COPY of the same rows, same server
             settle(server)
@@ -204,6 +209,7 @@ def run(args: argparse.Namespace) -> dict:
         "transform_rows": n,
         "history_rows": args.history_rows,
         "transform_s": round(transform_s, 2),
+        "transform_runner": args.transform_runner,
         "load_rows_per_s": round(n / load_empty_s, 1),
         "bare_copy_rows_per_s": round(n / copy_s, 1),
         "load_vs_copy": round(copy_s / load_empty_s, 3),

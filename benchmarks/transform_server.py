@@ -23,14 +23,14 @@ from benchmarks.transform_data import DAY, WAREHOUSE_COLUMNS
 LOADER = "retail_loader"
 
 
-def pipeline_in_child(workdir: Path, raw_zone: Path, url: str) -> tuple[float, float]:
+def pipeline_in_child(workdir: Path, raw_zone: Path, url: str, runner: str = "SequentialRunner") -> tuple[float, float]:
     """(seconds, peak RSS MB) of the `transformation` pipeline run in a fresh process, so its
     peak memory is its own, not the benchmark's (which holds the rows it generated)."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    child = context.Process(target=_pipeline_child, args=(str(workdir), str(raw_zone), url, results))
+    child = context.Process(target=_pipeline_child, args=(str(workdir), str(raw_zone), url, results, runner))
     child.start()
     while True:
         try:
@@ -45,11 +45,11 @@ def pipeline_in_child(workdir: Path, raw_zone: Path, url: str) -> tuple[float, f
     return seconds, rss
 
 
-def _pipeline_child(workdir: str, raw_zone: str, url: str, results) -> None:
+def _pipeline_child(workdir: str, raw_zone: str, url: str, results, runner: str) -> None:
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "true")
     logging.getLogger("kedro").setLevel(logging.WARNING)
     try:
-        seconds = run_kedro_transformation(Path(workdir), Path(raw_zone), url)
+        seconds = run_kedro_transformation(Path(workdir), Path(raw_zone), url, runner)
         results.put((seconds, own_peak_rss_mb(), None))
     except BaseException as exc:  # noqa: BLE001 - reported by the parent
         results.put((0.0, own_peak_rss_mb(), f"{type(exc).__name__}: {exc}"))
@@ -175,7 +175,9 @@ def settle(server: "Server") -> None:
         cur.execute("CHECKPOINT")
 
 
-def run_kedro_transformation(workdir: Path, raw_zone: Path, url: str) -> float:
+def run_kedro_transformation(workdir: Path, raw_zone: Path, url: str, runner: str = "SequentialRunner") -> float:
+    """Seconds of `kedro run --pipelines transformation --runner <runner>` for DAY."""
+    from kedro import runner as runners
     from kedro.framework.project import configure_project
     from kedro.framework.session import KedroSession
 
@@ -198,7 +200,7 @@ def run_kedro_transformation(workdir: Path, raw_zone: Path, url: str) -> float:
     with KedroSession.create(project_path=PROJECT_ROOT, env="local", conf_source=str(conf),
                              runtime_params={"run_date": DAY.isoformat(), "lookback_days": 0,
                                              "run_id": "bench-transform"}) as session:
-        session.run(pipeline_names=["transformation"])
+        session.run(pipeline_names=["transformation"], runner=getattr(runners, runner)())
     return time.perf_counter() - start
 
 

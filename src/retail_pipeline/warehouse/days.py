@@ -13,7 +13,7 @@ from typing import Callable
 import pandas as pd
 from psycopg2 import sql
 
-from retail_pipeline.warehouse.pgcopy import copy_frame
+from retail_pipeline.warehouse.pgbinary import copy_binary
 from retail_pipeline.warehouse.sqlfiles import statement, text
 
 FACT_COPY_COLUMNS = [
@@ -21,6 +21,9 @@ FACT_COPY_COLUMNS = [
     "quantity", "unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost",
     "transaction_ts",
 ]
+# Their PostgreSQL types (002_fact_sales.sql), for the binary COPY (warehouse.pgbinary).
+FACT_COPY_TYPES = ["int8", "int4", "int8", "int8", "int8", "int2", "text", "int4", "numeric", "numeric", "numeric",
+                   "numeric", "numeric", "timestamptz"]
 
 # Indexes of a day partition, matching the partitioned indexes of fact_sales (002_fact_sales.sql;
 # the primary key gained retailer_id in 010_fact_sales_by_retailer.sql; 011 dropped the natural
@@ -69,13 +72,13 @@ def _tag(tables: list[DayTable], table: DayTable) -> str:
 
 
 def copy_facts(cur, tables: list[DayTable], facts: pd.DataFrame, step: Callable[[str], None]) -> None:
-    """One chunk of facts into its (retailer, day) tables (one COPY per table with rows; the
+    """One chunk of facts into its (retailer, day) tables (one binary COPY per table with rows; the
     step is marked for every table, so a test can stop any day's copy)."""
     date_ids, rids = facts["date_id"].to_numpy(), facts["retailer_id"].to_numpy()
     for table in tables:
         mine = (rids == table.retailer_id) & (date_ids == table.date_id)
         if mine.any():
-            copy_frame(cur, sql.Identifier(table.stage), facts[mine], FACT_COPY_COLUMNS)
+            copy_binary(cur, sql.Identifier(table.stage), facts[mine], FACT_COPY_COLUMNS, FACT_COPY_TYPES)
         step(f"copy {_tag(tables, table)}")
 
 
