@@ -110,6 +110,19 @@ def test_a_rename_and_category_move_gives_two_versions_and_historically_correct_
     assert_consistent(wh)
 
 
+def test_top_products_rank_a_renamed_product_once_under_its_current_name(warehouse):
+    """A product's ranking is the product's, not one row per version: SKU-A's six days (180.0)
+    under today's name and category, the current version's key."""
+    wh = warehouse
+    load_days_in_order(wh)
+    current = wh.scalar("SELECT current_product_id FROM dim_product_current WHERE product_sku = 'SKU-A'")
+    assert wh.query("""SELECT product_id, product_key, product_sku, product_name, category, units_sold,
+                              revenue::float, revenue_rank FROM mart_top_products ORDER BY revenue_rank""") == [
+        (current, DURABLE_A, "SKU-A", "Alpha v2", "Dairy", 18, 180.0, 1),
+        (int(surrogate_key(pd.Series([CODE]), pd.Series(["SKU-B"]))[0]),
+         int(surrogate_key(pd.Series([CODE]), pd.Series(["SKU-B"]))[0]), "SKU-B", "Beta", "Snacks", 6, 24.0, 2)]
+
+
 def test_a_late_row_reveals_the_change_a_day_earlier_and_moves_the_boundary(warehouse):
     wh = warehouse
     load_days_in_order(wh)
