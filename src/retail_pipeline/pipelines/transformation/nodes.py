@@ -209,8 +209,14 @@ def _audit(staged: pd.DataFrame, quarantine: pd.DataFrame, codes: list[str], sta
     """One row per retailer and window day: rows and amount loaded, rows quarantined."""
     days = [d.isoformat() for d in window_dates(start, end)]
     grid = pd.MultiIndex.from_product([codes, days], names=["retailer_code", "sale_date"])
-    loaded = staged.groupby(["retailer_code", "sale_date"]).agg(
-        rows_loaded=("total_amount", "size"), total_amount_loaded=("total_amount", "sum"))
+    code_at, code = pd.factorize(staged["retailer_code"])  # grouped on one integer key: texts compared once
+    day_at, day = pd.factorize(staged["sale_date"])
+    width = max(len(day), 1)
+    sums = staged["total_amount"].groupby(code_at.astype("int64") * width + day_at).agg(["size", "sum"])
+    loaded = pd.DataFrame({"rows_loaded": sums["size"].to_numpy(), "total_amount_loaded": sums["sum"].to_numpy()},
+                          index=pd.MultiIndex.from_arrays([np.asarray(code, dtype=object)[sums.index // width],
+                                                           np.asarray(day, dtype=object)[sums.index % width]],
+                                                          names=["retailer_code", "sale_date"]))
     quarantined = quarantine.groupby(["retailer_code", "sale_date"]).size().rename("rows_quarantined")
     extra = quarantined.index.difference(grid)  # e.g. an unknown retailer code
     audit = loaded.join(quarantined, how="outer").reindex(grid.append(extra)).reset_index()

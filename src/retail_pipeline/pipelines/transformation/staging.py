@@ -52,7 +52,8 @@ def _text(series: pd.Series, strip: bool = False) -> pd.Series:
     out = series.astype("str")
     if strip:
         out = out.str.strip()
-    return out.mask(out.isna() | (out == ""))
+    empty = (out == "").to_numpy(dtype=bool, na_value=False)
+    return out.mask(empty) if empty.any() else out  # masking copies every text: only when needed
 
 
 def _reasons_from_pandera(err: pa.errors.SchemaErrors, df: pd.DataFrame) -> pd.Series:
