@@ -6,9 +6,12 @@ Pure functions of DataFrames and parameters; the only I/O is the catalog's
 (its rows are keyed by retailer_code, so staging or loading one retailer needs no other's):
 `stage_sales`, then `build_retailer_star_schema`, the retailer's own load. `build_star_schema`
 also takes several retailers' parts at once (one load of all of them: tools, benchmarks).
+The row checks of staging are in staging.py (first pass: checks.py), a window read in chunks is
+staged in streaming.py.
 
 Surrogate keys are computed, not looked up: a deterministic 63-bit hash of
-(retailer_code, natural key) (`keys.surrogate_key`); products go as product-days, facts carry the
+(retailer_code, natural key) (`keys.surrogate_key`; the sale's, `sale_id`, comes with the staged
+rows); products go as product-days, facts carry the
 durable product key (the loader keeps versions: warehouse.product_versions). `date_id` is YYYYMMDD; `retailer_id`,
 the display name and the time zone come from the retailer registry (conf/base/retailers.yml,
 `params:retailers`).
