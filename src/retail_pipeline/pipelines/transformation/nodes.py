@@ -6,9 +6,12 @@ Pure functions of DataFrames and parameters; the only I/O is the catalog's
 (its rows are keyed by retailer_code, so staging or loading one retailer needs no other's):
 `stage_sales`, then `build_retailer_star_schema`, the retailer's own load. `build_star_schema`
 also takes several retailers' parts at once (one load of all of them: tools, benchmarks).
+The row checks of staging are in staging.py (first pass: checks.py), a window read in chunks is
+staged in streaming.py.
 
 Surrogate keys are computed, not looked up: a deterministic 63-bit hash of
-(retailer_code, natural key) (`keys.surrogate_key`); products go as product-days, facts carry the
+(retailer_code, natural key) (`keys.surrogate_key`; the sale's, `sale_id`, comes with the staged
+rows); products go as product-days, facts carry the
 durable product key (the loader keeps versions: warehouse.product_versions). `date_id` is YYYYMMDD; `retailer_id`,
 the display name and the time zone come from the retailer registry (conf/base/retailers.yml,
 `params:retailers`).
@@ -24,66 +27,27 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
-from retail_pipeline.run_window import parse_run_date, window_dates
-from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS as _CANONICAL
-from retail_pipeline.schemas.reasons import failure_cases, translate
-from retail_pipeline.schemas.warehouse import StagedSaleModel
+from retail_pipeline.run_window import window_dates
+from retail_pipeline.schemas.reasons import failure_cases, translate  # noqa: F401 (the translator staging uses)
 from retail_pipeline.warehouse.exactly_once import DEFAULT_MAX_SHARE, parse_accepted
 
 from .keys import surrogate_key
-from .retailers import checked_registry, dim_retailer_frame, local_days
+from .retailers import checked_registry, dim_retailer_frame
+from .staging import _MONEY, _canonical, latest_versions, normalize, stage_rows, window_of
 
 logger = logging.getLogger(__name__)
-
-CANONICAL_COLUMNS = list(_CANONICAL)
-_TEXT = ["retailer_code", "transaction_id", "product_sku", "product_name", "category",
-         "customer_id", "store_id", "transaction_ts", "sale_date", "ingested_at"]
-_IDS = ["product_sku", "customer_id", "store_id"]  # source ids: trimmed so " A1" and "A1" are one member
-_NUMBERS = ["quantity", "unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost"]
-_MONEY = ["unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost"]
-UNKNOWN_CUSTOMER = "(unknown)"
 
 # What build_star_schema reads of the staged rows: only these are concatenated (not the
 # source records, which the facts do not keep).
 _BUILD_COLUMNS = ["retailer_code", "transaction_id", "product_sku", "product_name", "category",
                   "customer_external_id", "store_external_id", "transaction_ts", "sale_date", "date_id",
-                  "ts_order", "quantity", *_MONEY]
+                  "ts_order", "quantity", "sale_id", *_MONEY]
 FACT_COLUMNS = [
     "sale_id", "date_id", "product_id", "customer_id", "store_id", "retailer_id", "transaction_id",
     "quantity", "unit_price", "total_amount", "discount_percentage", "tax_amount", "shipping_cost",
     "transaction_ts",
 ]
-
-
-def window_of(run_date: Any, lookback_days: Any) -> tuple[date, date]:
-    end = parse_run_date(run_date)
-    return end - timedelta(days=int(lookback_days)), end
-
-
-def _canonical(frame: pd.DataFrame | None) -> pd.DataFrame:
-    if frame is None or len(frame.columns) == 0:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in CANONICAL_COLUMNS})
-    return frame.reindex(columns=CANONICAL_COLUMNS)
-
-
-def _text(series: pd.Series, strip: bool = False) -> pd.Series:
-    """Text with '' as missing; trimmed when `strip`."""
-    out = series.astype("str")
-    if strip:
-        out = out.str.strip()
-    return out.mask(out.isna() | (out == ""))
-
-
-def _reasons_from_pandera(err: pa.errors.SchemaErrors, df: pd.DataFrame) -> pd.Series:
-    """Readable reasons per row (schemas.reasons, the ingestion's wording), '; '-joined."""
-    cases = failure_cases(err, "canonical rows do not have the shape the warehouse expects")
-    texts: dict[Any, set[str]] = {}
-    for label, _, _, text in translate(cases, df):
-        texts.setdefault(label, set()).add(text)
-    reasons = pd.Series({label: "; ".join(sorted(found)) for label, found in texts.items()}, dtype="object")
-    return reasons.reindex(df.index)
 
 
 def stage_sales(
@@ -119,89 +83,6 @@ def stage_sales(
     logger.info("transformation: %d rows received, %d loadable, %d quarantined",
                 received, len(staged), len(quarantine))
     return staged, quarantine
-
-
-def normalize(df: pd.DataFrame) -> pd.DataFrame:
-    """Canonical text ('' as missing, source ids trimmed) and numbers (float64), in place."""
-    for col in _TEXT:
-        df[col] = _text(df[col], strip=col in _IDS)
-    for col in _NUMBERS:
-        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-    return df
-
-
-def latest_versions(df: pd.DataFrame) -> pd.DataFrame:
-    """The latest version of each transaction (by ingested_at; a corrected row, or a row moved to
-    another day); rows without a transaction id are all kept (quarantined later)."""
-    key = ["retailer_code", "transaction_id"]
-    sale_key = pd.Series(surrogate_key(df["retailer_code"].fillna(""), df["transaction_id"].fillna(""), repeated=False))
-    maybe_dup = sale_key.duplicated(keep=False).to_numpy() & df["transaction_id"].notna().to_numpy()
-    if maybe_dup.any() and df[maybe_dup].duplicated(key, keep=False).any():
-        order = df["ingested_at"].fillna("")
-        df = df.assign(_order=order).sort_values("_order", kind="stable").drop(columns="_order")
-        df = df[~df.duplicated(key, keep="last") | df["transaction_id"].isna()]
-        df = df.sort_index().reset_index(drop=True)
-    return df
-
-
-def stage_rows(df: pd.DataFrame, retailers: dict[str, Any], run_date: str,
-               lookback_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Normalized rows, one version per transaction -> (loadable rows, quarantined rows): the
-    checks of `stage_sales`, row by row (so a chunk is staged as the whole would be)."""
-    start, end = window_of(run_date, lookback_days)
-    df = df.reset_index(drop=True)
-    df["store_external_id"] = df["store_id"]
-    df["customer_external_id"] = df["customer_id"].fillna(UNKNOWN_CUSTOMER)
-
-    reasons = pd.Series(pd.NA, index=df.index, dtype="object")
-    try:
-        StagedSaleModel.validate(df, lazy=True)
-    except pa.errors.SchemaErrors as err:
-        reasons = _reasons_from_pandera(err, df)
-
-    def add(mask: pd.Series, reason: str) -> None:
-        nonlocal reasons
-        if mask.any():
-            reasons = reasons.mask(mask & reasons.isna(), reason).mask(
-                mask & reasons.notna() & (reasons != reason), reasons + "; " + reason)
-
-    known = df["retailer_code"].isin(pd.Series(list(retailers), dtype="str"))
-    add(df["retailer_code"].notna() & ~known, "retailer_code not in conf/base/retailers.yml")
-    ts = pd.to_datetime(df["transaction_ts"], utc=True, format="ISO8601", errors="coerce")
-    add(ts.isna(), "transaction_ts missing or not ISO 8601")
-    day = pd.to_datetime(df["sale_date"], format="%Y-%m-%d", errors="coerce")
-    add(day.isna(), "sale_date missing or not YYYY-MM-DD")
-    ts_day = local_days(ts, df["retailer_code"].where(known), retailers)
-    add(day.notna() & ts_day.notna() & (ts_day != day),
-        "sale_date is not the date of transaction_ts in the retailer's time zone")
-    add(day.notna() & ((day < pd.Timestamp(start)) | (day > pd.Timestamp(end))),
-        f"sale_date outside the run window {start}..{end}")
-
-    bad = reasons.notna()
-    quarantine = _quarantine_rows(df[bad], reasons[bad], start, end, run_date)
-    staged = df[~bad].copy()
-    staged["quantity"] = staged["quantity"].astype("int64")
-    good_day = day[~bad]
-    staged["date_id"] = (good_day.dt.year * 10000 + good_day.dt.month * 100 + good_day.dt.day).astype("int64")
-    staged["ts_order"] = ts[~bad].astype("int64").to_numpy()
-    for col in _MONEY:
-        staged[col] = staged[col].round(2)
-    return staged.reset_index(drop=True), quarantine
-
-
-def _quarantine_rows(bad: pd.DataFrame, reasons: pd.Series, start: date, end: date, run_date: str) -> pd.DataFrame:
-    if bad.empty:
-        return pd.DataFrame({c: pd.Series(dtype="str") for c in
-                             ("retailer_code", "transaction_id", "sale_date", "reason", "record")})
-    records = bad[CANONICAL_COLUMNS].to_json(orient="records", lines=True, force_ascii=False).splitlines()
-    in_window = bad["sale_date"].isin([d.isoformat() for d in window_dates(start, end)])
-    return pd.DataFrame({
-        "retailer_code": bad["retailer_code"].fillna("(unknown)").astype("str").to_numpy(),
-        "transaction_id": bad["transaction_id"].astype("str").to_numpy(),
-        "sale_date": bad["sale_date"].where(in_window, parse_run_date(run_date).isoformat()).astype("str").to_numpy(),
-        "reason": reasons.astype("str").to_numpy(),
-        "record": pd.Series(records, dtype="str").to_numpy(),
-    })
 
 
 def _one_frame(parts: pd.DataFrame | Sequence[pd.DataFrame], columns: list[str] | None = None) -> pd.DataFrame:
@@ -262,32 +143,33 @@ def build_star_schema(
     dim_retailer = dim_retailer_frame(retailers)
     ids = dict(zip(dim_retailer["retailer_code"], dim_retailer["retailer_id"]))
     code = staged["retailer_code"]
-    retailer_id = code.map(ids).astype("int64")
+    code_at, codes = pd.factorize(code)  # one retailer per chunk, as a rule: look each code up once
+    retailer_id = np.array([ids[c] for c in codes], dtype="int64")[code_at]
     product_id = surrogate_key(code, staged["product_sku"])
     customer_id = surrogate_key(code, staged["customer_external_id"])
     store_id = surrogate_key(code, staged["store_external_id"])
+    date_id = staged["date_id"].to_numpy(dtype="int64")
 
-    keyed = pd.DataFrame({
-        "retailer_id": retailer_id, "product_id": product_id, "customer_id": customer_id,
-        "store_id": store_id, "product_sku": staged["product_sku"], "product_name": staged["product_name"],
-        "category": staged["category"], "transaction_ts": staged["transaction_ts"],
-        "customer_external_id": staged["customer_external_id"],
-        "store_external_id": staged["store_external_id"],
-    })
+    # Dimension members: the rows where a key first occurs (a product-day: its latest sale),
+    # found on the integer keys, then only those rows' texts are taken.
     latest_first = np.argsort(staged["ts_order"].to_numpy(), kind="stable")[::-1]
-    dim_product = (
-        keyed.assign(date_id=staged["date_id"].astype("int64")).iloc[latest_first]
-        .drop_duplicates(["product_id", "date_id"], keep="first")
-        .rename(columns={"product_id": "product_key", "transaction_ts": "observed_at"})
-        [["retailer_id", "product_sku", "date_id", "product_key", "product_name", "category", "observed_at"]]
-        .reset_index(drop=True)
-    )
-    dim_customer = keyed.drop_duplicates("customer_id")[["customer_id", "retailer_id", "customer_external_id"]].reset_index(drop=True)
-    dim_store = keyed.drop_duplicates("store_id")[["store_id", "retailer_id", "store_external_id"]].reset_index(drop=True)
+    pairs = pd.DataFrame({"p": product_id[latest_first], "d": date_id[latest_first]})
+    at = latest_first[~pairs.duplicated().to_numpy()]
+    dim_product = pd.DataFrame({
+        "retailer_id": retailer_id[at], "product_sku": _take(staged["product_sku"], at), "date_id": date_id[at],
+        "product_key": product_id[at], "product_name": _take(staged["product_name"], at),
+        "category": _take(staged["category"], at), "observed_at": _take(staged["transaction_ts"], at),
+    })
+    at = _firsts(customer_id)
+    dim_customer = pd.DataFrame({"customer_id": customer_id[at], "retailer_id": retailer_id[at],
+                                 "customer_external_id": _take(staged["customer_external_id"], at)})
+    at = _firsts(store_id)
+    dim_store = pd.DataFrame({"store_id": store_id[at], "retailer_id": retailer_id[at],
+                              "store_external_id": _take(staged["store_external_id"], at)})
 
     facts = pd.DataFrame({
-        "sale_id": surrogate_key(code, staged["transaction_id"], repeated=False),
-        "date_id": staged["date_id"].astype("int64"),
+        "sale_id": staged["sale_id"].to_numpy(dtype="int64"),
+        "date_id": date_id,
         "product_id": product_id, "customer_id": customer_id, "store_id": store_id,
         "retailer_id": retailer_id,
         "transaction_id": staged["transaction_id"],
@@ -310,6 +192,15 @@ def build_star_schema(
     }
 
 
+def _take(column: pd.Series, at: np.ndarray) -> pd.Series:
+    return column.take(at).reset_index(drop=True)
+
+
+def _firsts(keys: np.ndarray) -> np.ndarray:
+    """Positions where each key occurs first, in row order."""
+    return np.flatnonzero(~pd.Series(keys).duplicated().to_numpy())
+
+
 def _fact_loss(warehouse: dict[str, Any], accept_fact_loss: Any) -> dict[str, Any]:
     """How much of a retailer-day's facts the load may remove, and the days an operator accepted."""
     accepted = parse_accepted(accept_fact_loss)
@@ -321,8 +212,14 @@ def _audit(staged: pd.DataFrame, quarantine: pd.DataFrame, codes: list[str], sta
     """One row per retailer and window day: rows and amount loaded, rows quarantined."""
     days = [d.isoformat() for d in window_dates(start, end)]
     grid = pd.MultiIndex.from_product([codes, days], names=["retailer_code", "sale_date"])
-    loaded = staged.groupby(["retailer_code", "sale_date"]).agg(
-        rows_loaded=("total_amount", "size"), total_amount_loaded=("total_amount", "sum"))
+    code_at, code = pd.factorize(staged["retailer_code"])  # grouped on one integer key: texts compared once
+    day_at, day = pd.factorize(staged["sale_date"])
+    width = max(len(day), 1)
+    sums = staged["total_amount"].groupby(code_at.astype("int64") * width + day_at).agg(["size", "sum"])
+    loaded = pd.DataFrame({"rows_loaded": sums["size"].to_numpy(), "total_amount_loaded": sums["sum"].to_numpy()},
+                          index=pd.MultiIndex.from_arrays([np.asarray(code, dtype=object)[sums.index // width],
+                                                           np.asarray(day, dtype=object)[sums.index % width]],
+                                                          names=["retailer_code", "sale_date"]))
     quarantined = quarantine.groupby(["retailer_code", "sale_date"]).size().rename("rows_quarantined")
     extra = quarantined.index.difference(grid)  # e.g. an unknown retailer code
     audit = loaded.join(quarantined, how="outer").reindex(grid.append(extra)).reset_index()

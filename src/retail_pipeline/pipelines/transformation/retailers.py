@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -34,8 +35,13 @@ def local_days(ts: pd.Series, codes: pd.Series, retailers: dict[str, dict[str, A
     """Each UTC instant's date (midnight, naive) in its retailer's time zone; NaT for a code the
     registry does not know. One conversion per time zone, not per row."""
     days = pd.Series(pd.NaT, index=ts.index, dtype="datetime64[us]")
-    zones = codes.map({code: entry.get("timezone") or "UTC" for code, entry in retailers.items()})
+    code_at, known = pd.factorize(codes)  # a chunk is one retailer's, as a rule: zones per distinct code
+    zones = pd.Series([(retailers[c].get("timezone") or "UTC") if c in retailers else None for c in known],
+                      dtype="object")
+    zone_at = zones.to_numpy()[code_at] if len(zones) else np.array([None] * len(ts))
+    zone_at[code_at < 0] = None
     for tz in zones.dropna().unique():
-        mine = (zones == tz).to_numpy()
-        days[mine] = ts[mine].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize()
+        mine = zone_at == tz
+        local = ts[mine].dt.tz_convert(tz).dt.tz_localize(None).dt.normalize().astype("datetime64[us]")
+        days = local if mine.all() else days.mask(mine, local)
     return days

@@ -6,7 +6,7 @@ bounded memory (issue 11).
   (staged rows, quarantine rows) per chunk, each staged exactly as `stage_sales` stages frames
   (its checks are row by row; versions of a transaction within a chunk are resolved there).
   A transaction held twice in the window (a corrected version) may sit in two chunks: the
-  transaction ids' hashes are kept as the chunks pass (8 bytes a row), and when two chunks
+  rows' sale keys (staging.sale_keys, the facts' sale_id) are kept as the chunks pass (8 bytes a row), and when two chunks
   shared one, the iteration ends with `ReadAgain` instead of finishing; the load rolls back what
   it streamed and iterates again, and this time the rows of those transactions are held back
   and staged last, latest version first, as one chunk. A window without corrections across
@@ -46,21 +46,22 @@ class StagedChunks:
         return f"StagedChunks({', '.join(map(repr, self.raws))})"
 
     def __iter__(self) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-        from .nodes import _canonical, latest_versions, normalize, stage_rows
+        from .staging import NO_SALE_ID, _canonical, latest_versions, normalize, sale_keys, stage_rows
 
         versioned, seen, held, chunks = self._versioned, [], [], 0
         counts = dict.fromkeys(("received", "loadable", "quarantined", "superseded"), 0)
         for raw in self.raws:
             for chunk in raw:
                 frame = normalize(_canonical(chunk))
+                frame["sale_id"] = sale_keys(frame)
                 counts["received"] += len(frame)
                 if versioned is not None and len(versioned):
-                    later = np.isin(_id_hashes(frame), versioned)
+                    later = np.isin(frame["sale_id"].to_numpy(), versioned)
                     if later.any():
                         held.append(frame[later])
                         frame = frame[~later]
-                ids = np.sort(_id_hashes(frame))
-                ids = ids[ids != 0]
+                ids = np.sort(frame["sale_id"].to_numpy())
+                ids = ids[ids != NO_SALE_ID]
                 repeated = ids[1:] == ids[:-1]
                 if repeated.any():  # versions within the chunk (rare): the latest only
                     before = len(frame)
@@ -74,7 +75,7 @@ class StagedChunks:
             empty = normalize(_canonical(None))
             yield self._staged(stage_rows(empty, self.retailers, self.run_date, self.lookback_days), counts)
         if versioned is None:
-            hashes = np.concatenate(seen) if seen else np.empty(0, dtype=np.uint64)
+            hashes = np.concatenate(seen) if seen else np.empty(0, dtype=np.int64)
             hashes.sort()
             self._versioned = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
             if len(self._versioned):
@@ -95,13 +96,6 @@ class StagedChunks:
         counts["loadable"] += len(parts[0])
         counts["quarantined"] += len(parts[1])
         return parts
-
-
-def _id_hashes(frame: pd.DataFrame) -> np.ndarray:
-    """A 64-bit hash per row of its transaction id (rows without one are never versions: 0)."""
-    ids = frame["transaction_id"]
-    hashes = pd.util.hash_array(ids.fillna("").to_numpy(dtype=object), categorize=False)
-    return np.where(ids.notna().to_numpy(), hashes, np.uint64(0))
 
 
 class QuarantineSide:
