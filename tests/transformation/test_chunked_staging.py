@@ -114,3 +114,17 @@ def test_an_empty_window_is_no_chunk(tmp_path):
     stream, _ = stage_sales(RETAILERS, RUN_DATE, LOOKBACK, "r", raw)
     (staged, held), = list(stream)  # one empty chunk, so the load still audits the window's days
     assert len(staged) == len(held) == 0
+
+
+def test_a_fractional_quantity_in_the_raw_zone_is_quarantined_as_it_is(tmp_path):
+    """The chunked reader once read quantity as an integer: 1.5 became 2, and the row was quarantined
+    for a total that no longer matched, its record showing 2.0. The value must reach the checks
+    (and the quarantine record) unchanged."""
+    RawZone(tmp_path).write([sale(CODE, "WEB-1-1", "SKU-1", "2024-01-15", quantity=2, unit_price=5.0),
+                             sale(CODE, "WEB-2-1", "SKU-1", "2024-01-15", quantity=1.5, unit_price=10.0)])
+    chunked, _ = datasets(tmp_path, chunk_rows=10)
+    staged, _ = stage_sales(RETAILERS, RUN_DATE, LOOKBACK, "run-1", chunked.load())
+    (good, held), = list(staged)
+    assert list(good["transaction_id"]) == ["WEB-1-1"]
+    assert list(held["reason"]) == ["quantity must be a whole number (got '1.5')"]
+    assert '"quantity":1.5' in held["record"].iloc[0]
