@@ -12,7 +12,7 @@ import pytest
 from retail_pipeline.pipelines.ingestion import validate
 from retail_pipeline.pipelines.ingestion.precheck import _NUMBERS, _TEXT, PRECHECKED, suspect_rows
 from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS, CanonicalSale
-from tests.ingestion.test_nodes import api_frame, normalize_sales, r1, r2, r3, REGISTRY, INGESTED_AT
+from tests.ingestion.test_nodes import INGESTED_AT, REGISTRY, api_frame, normalize_sales, r1, r2, r3
 
 
 def _check_kind(check: pa.Check) -> str:
@@ -31,7 +31,8 @@ def test_the_precheck_mirrors_every_check_and_nullability_of_the_model():
 
 # Values at and beyond every rule's edge (RE2 and Python's re differ on '$' before a newline
 # and on non-ASCII digits; NaN, infinities, empty and blank texts, non-ASCII letters).
-IDS = ["A", "ORD-1", "", " ", "ORD-1\n", "ORD 1", "ÖRD-1", "a" * 64, "a" * 65, "x;--", None, "ORD-1", "_a", "1.2:3/4#5"]
+IDS = ["A", "ORD-1", "", " ", "ORD-1\n", "ORD 1", "ÖRD-1", "a" * 64, "a" * 65, "x;--", None, "ORD-1", "_a",
+       "1.2:3/4#5"]
 TEXTS = ["Lamp", "", "é" * 255, "é" * 256, "a\n", None, "x" * 255, "x" * 256]
 TIMES = ["2024-01-15T10:30:00Z", "2024-01-15T10:30:00.123456Z", "2024-01-15T10:30:00", "2024-01-15T10:30:00Z\n",
          "٢٠٢٤-01-15T10:30:00Z", "2099-01-01T00:00:00Z", "", None]
@@ -99,7 +100,8 @@ def test_the_cases_with_the_precheck_are_pandera_s_own():
 def test_reasons_are_the_same_with_and_without_the_precheck(monkeypatch):
     records = {
         "retailer_1": [r1("ORD-1"), r1("ORD-2", sku=""), r1("ORD-3", quantity=-2, total=-25.0), r1("ORD-4", total=30.0),
-                       r1("ORD-1 "), r1("ORD-5", order_date="2099-01-01T00:00:00"), r1("ORD-6", product_name="é" * 300),
+                       r1("ORD-1 "), r1("ORD-5", order_date="2099-01-01T00:00:00"),
+                       r1("ORD-6", product_name="é" * 300),
                        r1("ORD-7", sku="SKU-1'; DROP TABLE sales; --"), r1("ORD-9", quantity=0, total=0.0),
                        r1("ORD-10", price=12.345, total=24.69), r1("ORD-11", discount_percentage=101.0),
                        r1("ORD-12", store_id="S 1"), r1("ORD-13", quantity=None), r1("ORD-14")],
