@@ -118,3 +118,11 @@ def test_reasons_are_the_same_with_and_without_the_precheck(monkeypatch):
 
         expected = reasons(False)
         assert expected and reasons(True) == expected, code
+
+
+def test_a_column_of_the_wrong_type_is_left_to_pandera_to_report():
+    view = _random_view(50, 3).assign(quantity=pd.Series(["two"] * 50, dtype=object),
+                                      product_name=pd.Series([1.5] * 50))
+    assert suspect_rows(view).all()
+    with pytest.raises(ValueError, match="does not fit the canonical model"):
+        validate._pandera_failures(view, precheck=True)

@@ -108,7 +108,15 @@ def _number_suspect(values: pd.Series, nullable: bool, low: float, inclusive: bo
 
 def suspect_rows(view: pd.DataFrame) -> np.ndarray:
     """True for each row that any rule of `CanonicalSale` may fail (the validation view:
-    canonical columns, exact dtypes)."""
+    canonical columns, exact dtypes). A column of another type makes every row suspect, so
+    that pandera reports it as before."""
+    try:
+        return _suspect_rows(view)
+    except (TypeError, ValueError, pa.ArrowException):
+        return np.ones(len(view), dtype=bool)
+
+
+def _suspect_rows(view: pd.DataFrame) -> np.ndarray:
     suspect = np.zeros(len(view), dtype=bool)
     for name, (nullable, pattern, length) in _TEXT.items():
         suspect |= _text_suspect(view[name], nullable, pattern, length)
