@@ -8,11 +8,11 @@ Runs its own PostgreSQL on a free port in a temp dir, seeds each retailer's data
 generator (`--ingest-rows` records, order lines for retailer 4, per retailer-day,
 `--ingest-bad-fraction` bad), starts the real Flask apps (retailers.launch) on free ports, and
 runs the whole `ingestion` pipeline in KedroSessions (local env, raw zone in the temp dir) for
-one run date with `lookback_days=--ingest-lookback`. The retailers are dealt over
-`--ingest-processes` child processes (default 2, the machine's cores) that run at once, each a
-session of its retailers' namespaces, as the Airflow DAG runs one `kedro run --namespaces <code>`
-task per retailer; `--ingest-processes 1` is one `kedro run` of every retailer, one after
-another, as `make run` does. Each child's peak memory is its own (the figure is the largest
+one run date with `lookback_days=--ingest-lookback`. By default one child process runs every
+retailer, one after another, as `make run`'s `kedro run` does; `--ingest-processes N` deals the
+retailers over N children that run at once, each a session of its retailers' namespaces, as the
+Airflow DAG runs one `kedro run --namespaces <code>` task per retailer (`ingest_processes` in
+the figures says which was measured). Each child's peak memory is its own (the figure is the largest
 child's; `_peak_rss_sum_mb` adds them up). Seeding is not timed; the pipeline run is (extraction
 over HTTP with paging, normalization, validation, quarantine, JSON Lines writing, manifests).
 The larger size (rows x scale) runs only the retailers of `--ingest-10x-retailers` (all by
@@ -71,9 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ingest-profile", default=None,
                        help="run the pipeline's processes under py-spy (if installed): collapsed stacks in "
                             "<prefix>-<rows>-<n>.txt")
-    group.add_argument("--ingest-processes", type=int, default=2,
+    group.add_argument("--ingest-processes", type=int, default=1,
                        help="processes the retailers are dealt over, each its own `kedro run` of its retailers, all "
-                            "at once (the DAG runs one task per retailer); 1 = one process, as `kedro run` does")
+                            "at once (the DAG runs one task per retailer); default 1: one process, as `make run`")
     group.add_argument("--ingest-child", help=argparse.SUPPRESS)
 
 
