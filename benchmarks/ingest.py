@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import secrets
 import shutil
 import subprocess
@@ -74,6 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ingest-processes", type=int, default=1,
                        help="processes the retailers are dealt over, each its own `kedro run` of its retailers, all "
                             "at once (the DAG runs one task per retailer); default 1: one process, as `make run`")
+    group.add_argument("--ingest-chunk-rows", type=int, default=None,
+                       help="the API datasets' chunk_rows for this run (default: conf/base/catalog_ingestion.yml's)")
     group.add_argument("--ingest-child", help=argparse.SUPPRESS)
 
 
@@ -149,7 +152,7 @@ class _Stack:
         self.pg.stop()
 
 
-def _conf(workdir: Path, stack: _Stack, zone: Path) -> Path:
+def _conf(workdir: Path, stack: _Stack, zone: Path, chunk_rows: int | None = None) -> Path:
     conf = workdir / "conf"
     if conf.exists():
         shutil.rmtree(conf)
@@ -160,6 +163,13 @@ def _conf(workdir: Path, stack: _Stack, zone: Path) -> Path:
     for code, api in stack.apis.items():
         credentials[f"{code}_api"] = {"base_url": api.base_url, **stack.keys[code]}
     (conf / "local" / "credentials.yml").write_text(yaml.safe_dump(credentials))
+    if chunk_rows:  # the API factory's chunk_rows, in the copy of the catalog
+        catalog = conf / "base" / "catalog_ingestion.yml"
+        text, count = re.subn(r"(?m)^(  chunk_rows: )\d+(\s+# records per chunk)", rf"\g<1>{chunk_rows}\g<2>",
+                              catalog.read_text())
+        if count != 1:
+            raise SystemExit("--ingest-chunk-rows: the API factory's chunk_rows line was not found")
+        catalog.write_text(text)
     (conf / "local" / "globals.yml").write_text(yaml.safe_dump({"raw_zone": str(zone),
                                                                  "reporting": str(workdir / "reporting")}))
     return conf
@@ -175,7 +185,7 @@ def _measure(args, stack: _Stack, workdir: Path, rows: int, codes: list[str]) ->
     print(f"seeded {rows:,} rows/retailer-day x {args.ingest_lookback + 1} day(s) for {', '.join(codes)} in "
           f"{time.perf_counter() - began:.1f}s", flush=True)
     zone = workdir / f"zone-{rows}"
-    conf = _conf(workdir, stack, zone)
+    conf = _conf(workdir, stack, zone, args.ingest_chunk_rows)
     specs = []
     for number, group in enumerate(_groups(codes, args.ingest_processes)):
         spec = workdir / f"spec-{rows}-{number}.json"
