@@ -7,29 +7,35 @@
 Runs its own PostgreSQL on a free port in a temp dir, seeds each retailer's database with the
 generator (`--ingest-rows` records, order lines for retailer 4, per retailer-day,
 `--ingest-bad-fraction` bad), starts the real Flask apps (retailers.launch) on free ports, and
-runs the whole `ingestion` pipeline in a KedroSession (local env, raw zone in the temp dir) for
-one run date with `lookback_days=--ingest-lookback`. Each size runs in a child process of its
-own, so its peak memory is its own. Seeding is not timed; the pipeline run is (extraction over
-HTTP with paging, normalization, validation, quarantine, JSON Lines writing, manifests).
+runs the whole `ingestion` pipeline in KedroSessions (local env, raw zone in the temp dir) for
+one run date with `lookback_days=--ingest-lookback`. By default one child process runs every
+retailer, one after another, as `make run`'s `kedro run` does; `--ingest-processes N` deals the
+retailers over N children that run at once, each a session of its retailers' namespaces, as the
+Airflow DAG runs one `kedro run --namespaces <code>` task per retailer (`ingest_processes` in
+the figures says which was measured). Each child's peak memory is its own (the figure is the largest
+child's; `_peak_rss_sum_mb` adds them up). Seeding is not timed; the pipeline run is (extraction
+over HTTP with paging, normalization, validation, quarantine, JSON Lines writing, manifests).
 The larger size (rows x scale) runs only the retailers of `--ingest-10x-retailers` (all by
 default; `--full` takes retailer_1 alone: 40,000,000 seeded rows would not fit the time or the
 disk of a small machine), and the time ratio compares the same retailers at both sizes.
 
 Figures (N = records per retailer-day of the first size):
-- ingest_records_per_s: records received from all the APIs / pipeline wall time, at N;
-- ingest_peak_rss_mb: the child's own peak RSS (VmHWM) at N (every retailer, one after another);
+- ingest_records_per_s: records received from all the APIs / pipeline wall time (first child
+  started to last child ended), at N;
+- ingest_peak_rss_mb: the largest child's own peak RSS (VmHWM) at N;
+- ingest_<N>_pipeline_cpu_s: CPU time of the pipeline processes (not the APIs nor PostgreSQL);
 - ingest_10x_peak_rss_mb: the same at N x scale (ingest_10x_retailers);
 - ingest_scale_time_ratio: time of ingest_10x_retailers at N x scale / their time at N, each
   retailer timed from the load of its source to the commit of its window (linear: ~ scale);
 - ingest_<N>_records, _seconds, _records_per_s, _peak_rss_mb for every size;
-- ingest_rows_per_retailer_day, ingest_scale, ingest_10x_retailers: what was measured.
+- ingest_rows_per_retailer_day, ingest_scale, ingest_10x_retailers, ingest_processes: what was measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -40,9 +46,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
-from kedro.framework.hooks import hook_impl
 
-from benchmarks.common import PROJECT_ROOT, peak_rss_mb, print_table, record
+from benchmarks.common import PROJECT_ROOT, print_table, record
 
 RUN_DATE = date(2024, 6, 15)
 SEED = 42
@@ -62,81 +67,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ingest-late-fraction", type=float, default=0.0)
     group.add_argument("--ingest-runner", default="SequentialRunner",
                        help="Kedro runner for the pipeline (SequentialRunner, ThreadRunner)")
+    group.add_argument("--ingest-keep", default=None,
+                       help="copy each size's raw zone (raw, quarantine, manifests) here (byte comparisons)")
+    group.add_argument("--ingest-profile", default=None,
+                       help="run the pipeline's processes under py-spy (if installed): collapsed stacks in "
+                            "<prefix>-<rows>-<n>.txt")
+    group.add_argument("--ingest-processes", type=int, default=1,
+                       help="processes the retailers are dealt over, each its own `kedro run` of its retailers, all "
+                            "at once (the DAG runs one task per retailer); default 1: one process, as `make run`")
+    group.add_argument("--ingest-chunk-rows", type=int, default=None,
+                       help="the API datasets' chunk_rows for this run (default: conf/base/catalog_ingestion.yml's)")
     group.add_argument("--ingest-child", help=argparse.SUPPRESS)
 
 
-# -- child: one pipeline run, measured ----------------------------------------------------
-def _child(spec_path: str) -> None:
-    spec = json.loads(Path(spec_path).read_text())
-    os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
-    import logging
-
-    from kedro.framework.project import configure_project
-    from kedro.framework.session import KedroSession
-    from kedro.runner import SequentialRunner, ThreadRunner
-
-    logging.getLogger("kedro").setLevel(logging.WARNING)
-    configure_project("retail_pipeline")
-    runner = {"SequentialRunner": SequentialRunner, "ThreadRunner": ThreadRunner}[spec["runner"]]()
-    timer = _RetailerTimer()
-    started = time.perf_counter()
-    with KedroSession.create(project_path=PROJECT_ROOT, conf_source=spec["conf"], env="local",
-                             runtime_params=spec["params"]) as session:
-        session._hook_manager.register(timer)
-        session.run(pipeline_names=["ingestion"], runner=runner, namespaces=spec.get("codes"))
-    seconds = time.perf_counter() - started
-    received = written = quarantined = 0
-    per_retailer = {}
-    for manifest in Path(spec["zone"], "manifests").rglob("manifest.json"):
-        m = json.loads(manifest.read_text())
-        received += m["rows_received"]
-        written += m["rows_written"]
-        quarantined += m["rows_quarantined"]
-        per_retailer[m["retailer_code"]] = {"records": m["rows_received"], "seconds": timer.seconds(m["retailer_code"])}
-    print("BENCH " + json.dumps({"seconds": seconds, "received": received, "written": written,
-                                 "quarantined": quarantined, "peak_rss_mb": _own_peak_rss_mb(),
-                                 "retailers": per_retailer}))
-
-
-class _RetailerTimer:
-    """Each retailer's time from the load of its source to the commit of its window (the node
-    is a generator: Kedro's after_node_run comes before its chunks are saved)."""
-
-    def __init__(self) -> None:
-        self.started: dict[str, float] = {}
-        self.ended: dict[str, float] = {}
-
-    def seconds(self, code: str) -> float | None:
-        if code in self.started and code in self.ended:
-            return self.ended[code] - self.started[code]
-        return None
-
-    @hook_impl
-    def before_dataset_loaded(self, dataset_name: str) -> None:
-        if dataset_name.endswith(".api_sales"):
-            self.started.setdefault(dataset_name.split(".")[0], time.perf_counter())
-
-    @hook_impl
-    def after_dataset_saved(self, dataset_name: str, data) -> None:
-        if dataset_name.endswith(".raw_sales") and isinstance(data, dict) and "manifest" in data:
-            self.ended[dataset_name.split(".")[0]] = time.perf_counter()
-
-
-def _own_peak_rss_mb() -> float:
-    """This process's own peak RSS. Linux keeps ru_maxrss across fork+exec, so a child started
-    by the parent (which seeded millions of rows just before) would report the parent's peak;
-    VmHWM in /proc/self/status is the high-water mark of this process image only."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return peak_rss_mb()
-
-
 # -- parent: servers, seeding, children ---------------------------------------------------
+def _groups(codes: list[str], processes: int) -> list[list[str]]:
+    """The retailers dealt over `processes` groups, as evenly as their order allows (round robin)."""
+    count = max(1, min(processes, len(codes)))
+    return [codes[i::count] for i in range(count)]
+
+
+def _run_children(args, specs: list[Path], rows: int) -> dict:
+    """Start one child per spec at once (each its own `kedro run` of its retailers, as the DAG's
+    per-retailer tasks are); the wall time is from the first start to the last end."""
+    started = time.perf_counter()
+    children = []
+    for number, spec in enumerate(specs):
+        command = [sys.executable, "-c", f"from benchmarks.ingest_child import child; child({str(spec)!r})"]
+        if args.ingest_profile:
+            command = [str(Path(sys.executable).with_name("py-spy")), "record", "-r", "200", "-f", "raw",
+                       "-o", f"{args.ingest_profile}-{rows}-{number}.txt", "--", *command]
+        children.append(subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True))
+    outputs = [child.communicate() + (child.returncode,) for child in children]
+    seconds = time.perf_counter() - started
+    results = []
+    for stdout, stderr, code in outputs:
+        lines = [line for line in stdout.splitlines() if line.startswith("BENCH ")]
+        if code or not lines:
+            raise RuntimeError(f"ingestion benchmark run failed (exit {code}):\n{stderr[-4000:]}")
+        results.append(json.loads(lines[-1][6:]))
+    return {"seconds": seconds, "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+            "peak_rss_sum_mb": sum(r["peak_rss_mb"] for r in results),
+            "cpu_s": sum(r["cpu_s"] for r in results),
+            "retailer_seconds": {code: s for r in results for code, s in r["retailers"].items()}}
+
+
 class _Stack:
     def __init__(self, workdir: Path):
         from retail_pipeline.devstack.postgres import LocalPostgres, free_port
@@ -176,7 +152,7 @@ class _Stack:
         self.pg.stop()
 
 
-def _conf(workdir: Path, stack: _Stack, zone: Path) -> Path:
+def _conf(workdir: Path, stack: _Stack, zone: Path, chunk_rows: int | None = None) -> Path:
     conf = workdir / "conf"
     if conf.exists():
         shutil.rmtree(conf)
@@ -187,6 +163,13 @@ def _conf(workdir: Path, stack: _Stack, zone: Path) -> Path:
     for code, api in stack.apis.items():
         credentials[f"{code}_api"] = {"base_url": api.base_url, **stack.keys[code]}
     (conf / "local" / "credentials.yml").write_text(yaml.safe_dump(credentials))
+    if chunk_rows:  # the API factory's chunk_rows, in the copy of the catalog
+        catalog = conf / "base" / "catalog_ingestion.yml"
+        text, count = re.subn(r"(?m)^(  chunk_rows: )\d+(\s+# records per chunk)", rf"\g<1>{chunk_rows}\g<2>",
+                              catalog.read_text())
+        if count != 1:
+            raise SystemExit("--ingest-chunk-rows: the API factory's chunk_rows line was not found")
+        catalog.write_text(text)
     (conf / "local" / "globals.yml").write_text(yaml.safe_dump({"raw_zone": str(zone),
                                                                  "reporting": str(workdir / "reporting")}))
     return conf
@@ -202,18 +185,30 @@ def _measure(args, stack: _Stack, workdir: Path, rows: int, codes: list[str]) ->
     print(f"seeded {rows:,} rows/retailer-day x {args.ingest_lookback + 1} day(s) for {', '.join(codes)} in "
           f"{time.perf_counter() - began:.1f}s", flush=True)
     zone = workdir / f"zone-{rows}"
-    conf = _conf(workdir, stack, zone)
-    spec = workdir / f"spec-{rows}.json"
-    spec.write_text(json.dumps({"conf": str(conf), "zone": str(zone), "runner": args.ingest_runner, "codes": codes,
-                                "params": {"run_date": RUN_DATE.isoformat(),
-                                           "lookback_days": args.ingest_lookback,
-                                           "run_id": f"bench-{rows}"}}))
-    out = subprocess.run([sys.executable, "-c", f"from benchmarks.ingest import _child; _child({str(spec)!r})"],
-                         cwd=PROJECT_ROOT, capture_output=True, text=True)
-    lines = [line for line in out.stdout.splitlines() if line.startswith("BENCH ")]
-    if out.returncode or not lines:
-        raise RuntimeError(f"ingestion benchmark run failed (exit {out.returncode}):\n{out.stderr[-4000:]}")
-    result = json.loads(lines[-1][6:])
+    conf = _conf(workdir, stack, zone, args.ingest_chunk_rows)
+    specs = []
+    for number, group in enumerate(_groups(codes, args.ingest_processes)):
+        spec = workdir / f"spec-{rows}-{number}.json"
+        spec.write_text(json.dumps({"conf": str(conf), "zone": str(zone), "runner": args.ingest_runner, "codes": group,
+                                    "params": {"run_date": RUN_DATE.isoformat(),
+                                               "lookback_days": args.ingest_lookback,
+                                               "run_id": f"bench-{rows}"}}))
+        specs.append(spec)
+    result = _run_children(args, specs, rows)
+    received = written = quarantined = 0
+    result["retailers"] = {}
+    for manifest in Path(zone, "manifests").rglob("manifest.json"):
+        m = json.loads(manifest.read_text())
+        received += m["rows_received"]
+        written += m["rows_written"]
+        quarantined += m["rows_quarantined"]
+        result["retailers"][m["retailer_code"]] = {"records": m["rows_received"],
+                                                   "seconds": result["retailer_seconds"].get(m["retailer_code"])}
+    result.update(received=received, written=written, quarantined=quarantined)
+    if args.ingest_keep:
+        kept = Path(args.ingest_keep, f"zone-{rows}")
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(zone, kept, ignore=shutil.ignore_patterns("landing"))
     shutil.rmtree(zone, ignore_errors=True)
     result["records_per_s"] = result["received"] / result["seconds"]
     return result
@@ -233,7 +228,9 @@ def _sizes(args: argparse.Namespace, codes: list[str]) -> tuple[list[int], list[
 
 def run(args: argparse.Namespace) -> dict:
     if args.ingest_child:
-        _child(args.ingest_child)
+        from benchmarks.ingest_child import child
+
+        child(args.ingest_child)
         return {}
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     stack = _Stack(workdir)
@@ -243,17 +240,22 @@ def run(args: argparse.Namespace) -> dict:
         codes = list(stack.dsns)
         sizes, large = _sizes(args, codes)
         results = {}
+        if args.ingest_processes < 1:
+            raise SystemExit("--ingest-processes must be at least 1")
         for i, rows in enumerate(sizes):
             results[rows] = r = _measure(args, stack, workdir, rows, codes if i == 0 else large)
             each = ", ".join(f"{code} {v['seconds']:.1f}s" for code, v in sorted(r["retailers"].items()) if v["seconds"])
             print(f"{rows:,}/retailer-day: {r['received']:,} records in {r['seconds']:.1f}s = "
-                  f"{r['records_per_s']:,.0f}/s, peak RSS {r['peak_rss_mb']:,.0f} MB ({each})", flush=True)
+                  f"{r['records_per_s']:,.0f}/s, pipeline CPU {r['cpu_s']:.1f}s, peak RSS {r['peak_rss_mb']:,.0f} MB "
+                  f"({each})", flush=True)
             figures.update({
                 f"ingest_{rows}_records": r["received"],
                 f"ingest_{rows}_quarantined": r["quarantined"],
                 f"ingest_{rows}_seconds": round(r["seconds"], 2),
                 f"ingest_{rows}_records_per_s": round(r["records_per_s"], 1),
                 f"ingest_{rows}_peak_rss_mb": round(r["peak_rss_mb"], 1),
+                f"ingest_{rows}_peak_rss_sum_mb": round(r["peak_rss_sum_mb"], 1),
+                f"ingest_{rows}_pipeline_cpu_s": round(r["cpu_s"], 2),
             })
         base = results[sizes[0]]
         figures["ingest_records_per_s"] = round(base["records_per_s"], 1)
@@ -270,6 +272,7 @@ def run(args: argparse.Namespace) -> dict:
             figures["ingest_10x_retailers"] = ",".join(large)
         figures["ingest_rows_per_retailer_day"] = sizes[0]
         figures["ingest_scale"] = args.ingest_scale
+        figures["ingest_processes"] = min(args.ingest_processes, len(codes))
         figures["ingest_days"] = args.ingest_lookback + 1
     finally:
         stack.stop()

@@ -18,6 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from retail_pipeline.pipelines.ingestion.normalize import ISSUES, release_memory
+from retail_pipeline.pipelines.ingestion.precheck import suspect_rows
 from retail_pipeline.pipelines.ingestion.window_state import SeenIds, WindowTally
 from retail_pipeline.run_window import parse_run_date, window_dates
 from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS, QUARANTINE_COLUMNS, CanonicalSale
@@ -36,11 +37,20 @@ def _validation_view(normalized: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def _pandera_failures(view: pd.DataFrame) -> pd.DataFrame | None:
+def _pandera_failures(view: pd.DataFrame, precheck: bool = True) -> pd.DataFrame | None:
+    """pandera's failure cases, labelled by row position in `view`. With `precheck`, pandera
+    judges only the rows the vectorised pre-check suspects (precheck.py; its dtypes and shape
+    are still checked, on an empty frame when no row is suspect): the same cases, a fraction
+    of the time."""
+    rows = np.flatnonzero(suspect_rows(view)) if precheck else None
+    judged = view if rows is None else view.iloc[rows].reset_index(drop=True)
     try:
-        CanonicalSale.validate(view, lazy=True, inplace=True)  # the view is ours: no copy
+        CanonicalSale.validate(judged, lazy=True, inplace=True)  # the view is ours: no copy
     except pa.errors.SchemaErrors as exc:
-        return failure_cases(exc, "the normalized frame does not fit the canonical model")
+        cases = failure_cases(exc, "the normalized frame does not fit the canonical model")
+        if rows is not None:
+            cases = cases.assign(index=rows[cases["index"].to_numpy()])
+        return cases
     return None
 
 
