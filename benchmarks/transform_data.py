@@ -133,7 +133,8 @@ def make_history(dsn: str, rows: int, days: int) -> float:
                         FROM generate_series(1::bigint, {per_day}) g WHERE {only}""")
                     for index, statement in PARTITION_INDEXES:
                         cur.execute(statement.format(t=name, i=index.format(n=name)))
-                    cur.execute(f"ALTER TABLE {name} ADD CONSTRAINT {name}_bounds CHECK (date_id >= {date_id} AND date_id < {date_id + 1})")
+                    cur.execute(f"ALTER TABLE {name} ADD CONSTRAINT {name}_bounds CHECK (date_id >= {date_id} AND date_id < {date_id + 1}"
+                                f"{f' AND retailer_id = {retailer}' if retailer else ''})")
                     cur.execute(f"ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM ({date_id}) TO ({date_id + 1})")
                     if keyed:  # where each line lives, as the loader keeps it (006_exactly_once.sql)
                         cur.execute(f"INSERT INTO fact_sales_key (retailer_id, transaction_id, product_id, date_id) "

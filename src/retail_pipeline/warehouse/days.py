@@ -84,13 +84,14 @@ def copy_facts(cur, tables: list[DayTable], facts: pd.DataFrame, step: Callable[
 
 def seal_days(cur, tables: list[DayTable], step: Callable[[str], None]) -> None:
     """After the last chunk: each table's indexes, built once over all its rows, and a CHECK
-    matching its partition bounds (so ATTACH does not scan it)."""
+    matching its whole partition constraint, day and retailer (so ATTACH does not scan it)."""
     for table in tables:
         t = sql.Identifier(table.stage)
         for index, ddl in PARTITION_INDEXES:
             cur.execute(sql.SQL(ddl).format(t=t, i=sql.Identifier(index.format(n=table.stage))))
         cur.execute(statement("day_seal", stage=table.stage, bounds=f"{table.name}_bounds",
-                              lo=sql.Literal(table.date_id), hi=sql.Literal(table.date_id + 1)))
+                              lo=sql.Literal(table.date_id), hi=sql.Literal(table.date_id + 1),
+                              rid=sql.Literal(table.retailer_id)))
         step(f"index {_tag(tables, table)}")
 
 
