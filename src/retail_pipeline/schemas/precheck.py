@@ -93,13 +93,25 @@ def _fast(check: pa.Check, series: pd.Series) -> np.ndarray | None:
 
 
 def _by_pandera(check: pa.Check, obj: pd.Series | pd.DataFrame) -> np.ndarray:
-    """Where `check` holds by pandera's own function (rows it left out, nulls, pass)."""
-    out = check(obj).check_output
+    """Where `check` holds by pandera's own function. Called directly when pandera would call
+    it on the whole object (its call also builds failure cases, a third of the cost); nulls it
+    would have skipped may then come out suspect, which only leaves them to pandera."""
+    function = getattr(check, "_check_fn", None)
+    out = None
+    if function is not None and check.groupby is None and not check.element_wise:
+        try:
+            out = function(obj, **getattr(check, "_check_kwargs", {}))
+        except Exception:  # noqa: BLE001 - pandera's call below says what it makes of it
+            out = None
+    if out is None:
+        out = check(obj).check_output
     if isinstance(out, pd.DataFrame):
         out = out.all(axis="columns")
     if not isinstance(out, pd.Series):
         return np.full(len(obj), bool(out))
-    return out.reindex(obj.index, fill_value=True).to_numpy(dtype=bool, na_value=False)
+    if not out.index.equals(obj.index):
+        out = out.reindex(obj.index, fill_value=True)
+    return out.to_numpy(dtype=bool, na_value=False)
 
 
 def _related(df: pd.DataFrame, columns: list[str], ok: np.ndarray) -> np.ndarray:
