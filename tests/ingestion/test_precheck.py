@@ -1,4 +1,5 @@
-"""The vectorised pre-check: a superset of the rows pandera fails, so the reasons stay pandera's."""
+"""The schema pre-check at ingestion: it leaves to pandera a superset of the rows pandera fails,
+so the reasons stay pandera's (the generic module itself: tests/schemas/test_precheck.py)."""
 
 from __future__ import annotations
 
@@ -10,23 +11,26 @@ import pandera.pandas as pa
 import pytest
 
 from retail_pipeline.pipelines.ingestion import validate
-from retail_pipeline.pipelines.ingestion.precheck import _NUMBERS, _TEXT, PRECHECKED, suspect_rows
-from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS, CanonicalSale
+from retail_pipeline.schemas.canonical import CanonicalSale
+from retail_pipeline.schemas.precheck import judged_rows
+from retail_pipeline.schemas.regex import re2_is_as_strict
 from tests.ingestion.test_nodes import INGESTED_AT, REGISTRY, api_frame, normalize_sales, r1, r2, r3
 
 
-def _check_kind(check: pa.Check) -> str:
-    return str(check.name).split("(")[0]
+SCHEMA = CanonicalSale.to_schema()
 
 
-def test_the_precheck_mirrors_every_check_and_nullability_of_the_model():
-    schema = CanonicalSale.to_schema()
-    model = {name: {_check_kind(c) for c in column.checks} for name, column in schema.columns.items()}
-    model["__frame__"] = {_check_kind(c) for c in schema.checks}
-    assert {k: v for k, v in model.items() if v} == PRECHECKED
-    nullable = {name: rule[0] for name, rule in {**_TEXT, **_NUMBERS}.items()}
-    assert nullable == {name: schema.columns[name].nullable for name in nullable}
-    assert set(_TEXT) | set(_NUMBERS) == set(CANONICAL_COLUMNS)
+def suspect_rows(view: pd.DataFrame) -> np.ndarray:
+    suspect = np.zeros(len(view), dtype=bool)
+    suspect[judged_rows(view, SCHEMA)] = True
+    return suspect
+
+
+def test_every_regex_of_the_model_is_checked_by_re2():
+    """The fast path covers the model's patterns (else pandera's function checks them: slower)."""
+    patterns = [c.statistics["pattern"] for col in SCHEMA.columns.values() for c in col.checks
+                if c.name == "str_matches"]
+    assert len(patterns) == 8 and all(re2_is_as_strict(p) for p in patterns)
 
 
 # Values at and beyond every rule's edge (RE2 and Python's re differ on '$' before a newline
@@ -83,10 +87,27 @@ def test_every_row_pandera_fails_is_suspect(seed):
     view = _random_view(3000, seed)
     cases = validate._pandera_failures(view.copy(), precheck=False)
     failed = set(cases["index"]) if cases is not None else set()
-    suspect = set(np.flatnonzero(suspect_rows(view)))
+    suspect = set(judged_rows(view, SCHEMA))
     assert failed, "the random rows should break rules"
     assert failed <= suspect
     assert len(suspect) < len(view)  # and it passes good rows
+
+
+class _WithAnExtraRule(CanonicalSale):
+    @pa.check("product_name", name="no_digits")
+    def no_digits(cls, names: pd.Series) -> pd.Series:
+        return ~names.str.contains("[0-9]", regex=True)
+
+
+def test_a_rule_added_to_the_model_is_pre_checked_with_nothing_to_keep_in_step():
+    view = _random_view(2000, 5).assign(product_name=lambda v: v["product_name"].where(v.index % 7 > 0, "Lamp 2"))
+    schema = _WithAnExtraRule.to_schema()
+    try:
+        _WithAnExtraRule.validate(view.copy(), lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        failed = set(exc.failure_cases.query("check == 'no_digits'")["index"])
+    assert failed and failed <= set(judged_rows(view, schema))
+    assert not failed <= set(judged_rows(view, SCHEMA))  # the old model's pre-check does not see it
 
 
 def test_the_cases_with_the_precheck_are_pandera_s_own():

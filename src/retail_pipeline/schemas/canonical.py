@@ -117,9 +117,10 @@ class CanonicalSale(pa.DataFrameModel):
         ts, at = df["transaction_ts"], df["ingested_at"]
         return (ts <= at) | ts.isna() | at.isna()
 
-    @pa.dataframe_check(name="transaction_id_unique")
+    @pa.dataframe_check(name="transaction_id_unique", statistics={"related_by": ["transaction_id"]})
     def transaction_id_unique(cls, df: pd.DataFrame) -> pd.Series:
-        """Within one extraction window a transaction id appears once; later copies fail."""
+        """Within one extraction window a transaction id appears once; later copies fail (every
+        copy is judged together: `related_by`, schemas.precheck)."""
         ids = df["transaction_id"]
         return ~ids.duplicated(keep="first") | ids.isna()
 

@@ -18,16 +18,17 @@ import pandas as pd
 import pandera.pandas as pa
 
 from retail_pipeline.pipelines.ingestion.normalize import ISSUES, release_memory
-from retail_pipeline.pipelines.ingestion.precheck import suspect_rows
 from retail_pipeline.pipelines.ingestion.window_state import SeenIds, WindowTally
 from retail_pipeline.run_window import parse_run_date, window_dates
 from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS, QUARANTINE_COLUMNS, CanonicalSale
+from retail_pipeline.schemas.precheck import judged_rows
 from retail_pipeline.schemas.reasons import failure_cases, reason, translate
 
 log = logging.getLogger(__name__)
 
 
 _PRIORITY = {"not_nullable": 0, "parse": 0}
+_SCHEMA = CanonicalSale.to_schema()
 
 
 def _validation_view(normalized: pd.DataFrame) -> pd.DataFrame:
@@ -39,10 +40,10 @@ def _validation_view(normalized: pd.DataFrame) -> pd.DataFrame:
 
 def _pandera_failures(view: pd.DataFrame, precheck: bool = True) -> pd.DataFrame | None:
     """pandera's failure cases, labelled by row position in `view`. With `precheck`, pandera
-    judges only the rows the vectorised pre-check suspects (precheck.py; its dtypes and shape
-    are still checked, on an empty frame when no row is suspect): the same cases, a fraction
+    judges only the rows the schema's pre-check leaves to it (schemas/precheck.py; its dtypes
+    and shape are still checked, on an empty frame when no row is): the same cases, a fraction
     of the time."""
-    rows = np.flatnonzero(suspect_rows(view)) if precheck else None
+    rows = judged_rows(view, _SCHEMA) if precheck else None
     judged = view if rows is None else view.iloc[rows].reset_index(drop=True)
     try:
         CanonicalSale.validate(judged, lazy=True, inplace=True)  # the view is ours: no copy

@@ -1,8 +1,8 @@
 """Staging's row checks: canonical rows -> (loadable rows, quarantine rows with their reasons).
 
 Every check is row by row, so a chunk is staged as the whole window would be (streaming.py).
-The model's checks run first as whole-array passes (`checks.certainly_valid`); pandera's lazy
-validation, which builds the readable reasons, runs only on the rows those passes did not clear.
+The model's checks run first as whole-array passes (`schemas.precheck.judged_rows`); pandera's
+lazy validation, which builds the readable reasons, runs only on the rows those passes did not clear.
 Texts that repeat (sale dates) are parsed once per distinct value. The sale's surrogate key
 (`sale_id`) is computed here once: the chunks' version tracking and the facts both use it.
 """
@@ -18,10 +18,10 @@ import pandera.pandas as pa
 
 from retail_pipeline.run_window import parse_run_date, window_dates
 from retail_pipeline.schemas.canonical import CANONICAL_COLUMNS as _CANONICAL
+from retail_pipeline.schemas.precheck import judged_rows
 from retail_pipeline.schemas.reasons import failure_cases, translate
 from retail_pipeline.schemas.warehouse import StagedSaleModel
 
-from .checks import certainly_valid
 from .keys import surrogate_key
 from .retailers import local_days
 
@@ -116,9 +116,9 @@ def stage_rows(df: pd.DataFrame, retailers: dict[str, Any], run_date: str,
     df["customer_external_id"] = df["customer_id"].fillna(UNKNOWN_CUSTOMER)
 
     reasons = pd.Series(pd.NA, index=df.index, dtype="object")
-    doubtful = ~certainly_valid(df, _STAGED_SCHEMA)
-    if doubtful.any():
-        suspects = df[doubtful]
+    doubtful = judged_rows(df, _STAGED_SCHEMA)
+    if len(doubtful):
+        suspects = df.iloc[doubtful]
         try:
             StagedSaleModel.validate(suspects, lazy=True)
         except pa.errors.SchemaErrors as err:
