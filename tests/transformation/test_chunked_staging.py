@@ -128,3 +128,11 @@ def test_a_fractional_quantity_in_the_raw_zone_is_quarantined_as_it_is(tmp_path)
     assert list(good["transaction_id"]) == ["WEB-1-1"]
     assert list(held["reason"]) == ["quantity must be a whole number (got '1.5')"]
     assert '"quantity":1.5' in held["record"].iloc[0]
+
+
+def test_a_huge_quantity_in_the_raw_zone_is_quarantined_not_wrapped(tmp_path):
+    RawZone(tmp_path).write([sale(CODE, "WEB-1-1", "SKU-1", "2024-01-15", quantity=1e20, unit_price=1.0)])
+    chunked, _ = datasets(tmp_path, chunk_rows=10)
+    staged, _ = stage_sales(RETAILERS, RUN_DATE, LOOKBACK, "run-1", chunked.load())
+    (good, held), = list(staged)
+    assert good.empty and held["reason"].str.contains("quantity must be <= ").all(), list(held["reason"])

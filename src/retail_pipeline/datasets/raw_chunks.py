@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 from kedro.io.core import DatasetError
 
@@ -32,7 +33,7 @@ DEFAULT_CHUNK_ROWS = 100_000
 _DUCK_TYPES = {"int64": "BIGINT", "double": "DOUBLE"}
 _COLUMNS = {f.name: _DUCK_TYPES.get(str(f.type), "VARCHAR") for f in CANONICAL_ARROW}
 # Read as written: an integer column would round a quantity of 1.5 to 2 before the checks see it,
-# and the quarantine record would show 2.
+# and the quarantine record would show 2. Whole quantities are handed over as int64 (`_typed`).
 _COLUMNS["quantity"] = "DOUBLE"
 
 
@@ -42,6 +43,16 @@ def _columns_spec(names: list[str]) -> str:
 
 def _quoted(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """quantity as int64 (the raw zone's type) when every value is a whole number, as the zone's
+    own writer leaves it; otherwise (a fraction, a missing value, beyond 2**53) float64, so that
+    staging quarantines the odd value as it is."""
+    quantity = frame["quantity"].to_numpy()
+    if not np.isnan(quantity).any() and (quantity == np.floor(quantity)).all() and (np.abs(quantity) < 2**53).all():
+        frame["quantity"] = quantity.astype("int64")
+    return frame
 
 
 class RawChunks:
@@ -83,7 +94,7 @@ class RawChunks:
                 reader = con.sql(f"SELECT * FROM {self._scan(path, names)}").to_arrow_reader(self.chunk_rows)
                 for batch in reader:
                     if batch.num_rows:
-                        yield batch.to_pandas()
+                        yield _typed(batch.to_pandas())
             finally:
                 con.close()
 
