@@ -31,6 +31,9 @@ Figures:
 - peak_rss_mb: the peak resident memory of the `transformation` pipeline run (transform_s), in a
   process of its own; bench_process_peak_rss_mb is this process's (it generates the rows and
   computes the frames of the load figures in memory);
+- quality_ids_s, quality_ids_peak_rss_mb, quality_ids_passed (and quality_ids_<N>_* for the big
+  day): the quality pipeline's zone summary and warehouse-ids check of that day, in a process of
+  its own (benchmarks/quality_ids.py; not the source re-read, which needs the retailer APIs);
 - transform_10m_s, transform_10m_peak_rss_mb (`--full`, or `--big-rows N`: transform_<N>_*): a
   second day of 10,000,000 records (three retailers), written slice by slice, through the whole
   pipeline into an empty warehouse, its time and its process's peak memory;
@@ -58,6 +61,7 @@ from pathlib import Path
 import psycopg2
 
 from benchmarks.common import peak_rss_mb, print_table, record
+from benchmarks.quality_ids import quality_ids_in_child
 from benchmarks.transform_data import DAY, canonical_rows, make_history, write_big_raw_zone, write_raw_zone
 from benchmarks.transform_server import (
     ASYNC_COMMIT, LOADER, Server, bare_copy_seconds, parallel_loads, pipeline_in_child, settings, settle,
@@ -110,10 +114,18 @@ def big_day(server: "Server", workdir: Path, big: int, runner: str = "Sequential
     settle(server)
     big_s, big_rss = pipeline_in_child(workdir / "pipeline_big", big_zone, url_big, runner)
     tag = "10m" if big == BIG_ROWS else f"{big // 1_000_000}m" if big % 1_000_000 == 0 else str(big)
+    figures = {f"transform_{tag}_rows": big, f"transform_{tag}_s": round(big_s, 2),
+               f"transform_{tag}_peak_rss_mb": round(big_rss, 1),
+               **quality_figures(big_zone, url_big, f"quality_ids_{tag}_")}
     server.pg.drop_database("bench_big")
     shutil.rmtree(big_zone, ignore_errors=True)
-    return {f"transform_{tag}_rows": big, f"transform_{tag}_s": round(big_s, 2),
-            f"transform_{tag}_peak_rss_mb": round(big_rss, 1)}
+    return figures
+
+
+def quality_figures(raw_zone: Path, url: str, prefix: str = "quality_ids_") -> dict:
+    """The quality pipeline's id checks on the day just loaded (benchmarks/quality_ids.py)."""
+    seconds, rss, passed = quality_ids_in_child(raw_zone, url)
+    return {f"{prefix}s": round(seconds, 2), f"{prefix}peak_rss_mb": round(rss, 1), f"{prefix}passed": passed}
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -148,6 +160,7 @@ def run(args: argparse.Namespace) -> dict:
             # 1. the whole pipeline in a KedroSession, raw zone included, empty warehouse
             url_a = server.fresh_warehouse("bench_pipeline")
             transform_s, pipeline_rss = pipeline_in_child(workdir / "pipeline", raw_zone, url_a, args.transform_runner)
+            quality = quality_figures(raw_zone, url_a)
             big_figures = big_day(server, workdir, big, args.transform_runner) if big else {}
 
             # 2. bare COPY of the same rows, same server
@@ -223,6 +236,7 @@ def run(args: argparse.Namespace) -> dict:
         "sequential_loads_s": round(sequential_s, 2),
         "parallel_loads_s": round(parallel_s, 2),
         "peak_rss_mb": round(pipeline_rss, 1),  # the pipeline's own process (streamed, chunked)
+        **quality,
         "bench_process_peak_rss_mb": round(peak_rss_mb(), 1),  # this process: rows and frames in memory
         **big_figures,
         "load_s": round(load_empty_s, 2),

@@ -70,6 +70,7 @@ class WarehouseQueryDataset(SQLQueryDataset):
         filepath: str,
         credentials: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        chunk_rows: int | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         if not credentials or not credentials.get("con"):
@@ -80,6 +81,7 @@ class WarehouseQueryDataset(SQLQueryDataset):
         path = Path(filepath)
         self._sql_path = path if path.is_absolute() else _project_root() / path
         self._params = dict(params or {})
+        self._chunk_rows = int(chunk_rows) if chunk_rows else None
         clash = sorted(set(self._params) & set(SALE_RULES))
         if clash:
             raise DatasetError(
@@ -91,7 +93,7 @@ class WarehouseQueryDataset(SQLQueryDataset):
                          metadata=metadata)
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._sql_path), "params": self._params}
+        return {"filepath": str(self._sql_path), "params": self._params, "chunk_rows": self._chunk_rows}
 
     def _safe_target(self) -> str:
         try:
@@ -121,8 +123,14 @@ class WarehouseQueryDataset(SQLQueryDataset):
             with self.engine.connect() as conn:
                 # text(): named `:binds` (pandas hands a plain string to the driver's paramstyle);
                 # coerce_float=False: money stays Decimal, exact to the cent.
-                return pd.read_sql_query(text(sql), conn, params=self.bind_parameters(),
-                                         coerce_float=False)
+                if not self._chunk_rows:
+                    return pd.read_sql_query(text(sql), conn, params=self.bind_parameters(), coerce_float=False)
+                # a row per id of a big day: a server-side cursor hands `chunk_rows` rows at a time,
+                # so only one chunk is ever Python objects (text columns end as Arrow-backed `str`)
+                chunks = list(pd.read_sql_query(text(sql), conn.execution_options(stream_results=True),
+                                                params=self.bind_parameters(), coerce_float=False,
+                                                chunksize=self._chunk_rows))
+                return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
         except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
             # pandas re-raises the driver's error as its own DatabaseError, from the original
             message, code = describe_db_error(exc.__cause__ or exc)

@@ -168,7 +168,7 @@ def check_warehouse_ids(warehouse_ids: pd.DataFrame, params: dict[str, Any], run
     landed = _by_retailer(frames, "__landed")
     wh = warehouse_ids.copy()
     if not wh.empty:
-        wh["sale_date"] = pd.to_datetime(wh["sale_date"]).dt.date.astype(str)
+        wh["sale_date"] = wh["sale_date"].astype("str").str[:10]
         wh["transaction_id"] = wh["transaction_id"].astype("str")
     codes = set(landed) | (set(wh["retailer_code"].dropna()) if not wh.empty else set())
     out = []

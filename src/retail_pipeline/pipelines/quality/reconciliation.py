@@ -15,7 +15,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .results import check_cfg, frame, money, result, retailers
 
@@ -58,39 +60,65 @@ def collect_manifests(last_load: pd.DataFrame | None = None, **manifests: Any) -
     return collected
 
 
-def _ids(part: pd.DataFrame | None) -> pd.DataFrame:
-    """(sale_date, transaction_id) of zone rows; a missing id is '' (as in the accounting)."""
-    if part is None or len(part) == 0:
-        return pd.DataFrame({"sale_date": pd.Series([], dtype="str"), "transaction_id": pd.Series([], dtype="str")})
-    ids = part["transaction_id"].astype("str").where(part["transaction_id"].notna(), "")
-    return pd.DataFrame({"sale_date": part["sale_date"].astype("str").str[:10].to_numpy(),
-                         "transaction_id": ids.to_numpy()})
+def _ids(part: pd.DataFrame, dates: pd.Series, zone: str) -> pd.DataFrame:
+    """(sale_date, transaction_id, zone) of zone rows; a missing id is '' (as in the accounting).
+    Text columns stay pandas' Arrow-backed `str` (no Python object per row)."""
+    ids = part["transaction_id"].astype("str").fillna("")
+    # copied: a column of a chunk that DuckDB handed over through Arrow keeps the whole chunk alive
+    ids = pa.concat_arrays(pa.chunked_array(ids).chunks)
+    return pd.DataFrame({"sale_date": dates.array, "transaction_id": ids, "zone": zone})
 
 
-def summarize_zone(raw: pd.DataFrame, quarantine: pd.DataFrame) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+def _cents(amounts: pd.Series) -> pd.Series | None:
+    """Amounts as whole cents (int64) when every one is a finite amount of at most two decimals
+    (what the raw zone holds: validated rows), else None (then `money` row by row)."""
+    values = pd.to_numeric(amounts, errors="coerce").fillna(0).to_numpy(dtype="float64")
+    cents = np.round(values * 100)
+    if not (np.isfinite(cents).all() and (np.abs(cents) < 2**53).all() and (np.abs(values * 100 - cents) < 1e-6).all()):
+        return None
+    return pd.Series(cents.astype("int64"), index=amounts.index)
+
+
+def _chunks(zone: Any):
+    """The zone's frames: a lazily loaded raw zone (RawChunks) chunk by chunk, or one frame."""
+    if zone is None:
+        return []
+    return [zone] if isinstance(zone, pd.DataFrame) else zone
+
+
+def summarize_zone(raw: Any, quarantine: pd.DataFrame | None) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
     """One retailer's window in the raw and quarantine zone files, as counted and as ids.
 
     Returns {sale_date: {raw_rows, raw_amount, quarantined_rows}} (what the files hold, so
     reconciliation compares files, not the manifest with itself) and the ids of the files'
-    records: a frame (sale_date, transaction_id, zone 'raw' | 'quarantine').
+    records: a frame (sale_date, transaction_id, zone 'raw' | 'quarantine'). The raw zone, loaded
+    lazily (RawChunks), is read one chunk at a time: only the ids of a big day are kept.
     """
     days: dict[str, dict[str, Any]] = {}
-    if hasattr(raw, "to_frame") and not isinstance(raw, pd.DataFrame):  # the raw zone loaded lazily (RawChunks)
-        raw = raw.to_frame()
-    if raw is not None and len(raw):
-        dates = raw["sale_date"].astype("str").str[:10]
-        amounts = pd.to_numeric(raw["total_amount"], errors="coerce").fillna(0).map(money)
-        grouped = pd.DataFrame({"d": dates, "a": amounts}).groupby("d")["a"]
-        for day, rows in grouped.size().items():
-            entry = days.setdefault(day, dict(EMPTY_DAY))
-            entry["raw_rows"] = int(rows)
-            entry["raw_amount"] = sum(grouped.get_group(day), Decimal("0"))
-    if quarantine is not None and len(quarantine):
-        for day, rows in quarantine["sale_date"].astype("str").str[:10].value_counts().items():
-            days.setdefault(day, dict(EMPTY_DAY))["quarantined_rows"] = int(rows)
-    ids = pd.concat([_ids(raw).assign(zone="raw"), _ids(quarantine).assign(zone="quarantine")],
-                    ignore_index=True)
-    return days, ids
+    parts = []
+    for zone, chunks in (("raw", _chunks(raw)), ("quarantine", _chunks(quarantine))):
+        for part in chunks:
+            if not len(part):
+                continue
+            dates = part["sale_date"].astype("str").str[:10]
+            parts.append(_ids(part, dates, zone))
+            if zone == "quarantine":
+                for day, rows in dates.value_counts().items():
+                    days.setdefault(day, dict(EMPTY_DAY))["quarantined_rows"] += int(rows)
+                continue
+            cents = _cents(part["total_amount"])
+            if cents is not None:
+                amounts = cents.groupby(dates).sum().map(lambda c: Decimal(int(c)) / 100)
+            else:
+                amounts = pd.to_numeric(part["total_amount"], errors="coerce").fillna(0).map(money).groupby(dates).sum()
+            for day, rows in dates.value_counts().items():
+                entry = days.setdefault(day, dict(EMPTY_DAY))
+                entry["raw_rows"] += int(rows)
+                entry["raw_amount"] += amounts[day]
+    if not parts:
+        empty = pd.Series([], dtype="str")
+        return days, pd.DataFrame({"sale_date": empty, "transaction_id": empty, "zone": empty})
+    return days, pd.concat(parts, ignore_index=True)
 
 
 def collect_zone_counts(**counts: dict[str, dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:

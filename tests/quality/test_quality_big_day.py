@@ -1,0 +1,73 @@
+"""Issue 11 for the quality pipeline: a big day's zone files and warehouse ids are read a chunk
+at a time, and the checks see exactly what reading them whole gives (the memory figures are in
+`python -m benchmarks transform`: quality_ids_peak_rss_mb)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+
+from retail_pipeline.datasets.raw_chunks import RawZoneChunksDataset
+from retail_pipeline.datasets.raw_zone import RawZoneDataset
+from retail_pipeline.datasets.warehouse_query import WarehouseQueryDataset
+from retail_pipeline.pipelines.quality import nodes
+from retail_pipeline.pipelines.quality.results import money
+from tests.fixtures.kedro_project import PROJECT_ROOT
+from tests.transformation.conftest import RawZone, sale
+
+CODE = "retailer_2"
+WINDOW = {"retailer": CODE, "window_start": "2024-01-14", "window_end": "2024-01-15"}
+
+
+def zone_rows() -> list[dict]:
+    rows = [sale(CODE, f"T-{n:03d}", "SKU-1", "2024-01-14" if n % 3 else "2024-01-15", quantity=1 + n % 4,
+                 unit_price=[0.1, 0.2, 19.99, 1234567.89, 0.07][n % 5]) for n in range(40)]
+    rows[5]["total_amount"] = 0.1 + 0.2             # 0.30000000000000004 in the file
+    rows[6]["transaction_id"] = rows[7]["transaction_id"]  # an id twice on a day
+    rows[8]["transaction_id"] = None                 # a missing id counts as ''
+    return rows
+
+
+def by_id(frame: pd.DataFrame) -> list[tuple]:
+    return sorted(map(tuple, frame[["sale_date", "transaction_id", "zone"]].astype(str).to_numpy()))
+
+
+def test_the_zone_summary_read_in_chunks_is_the_whole_window_one(tmp_path):
+    RawZone(tmp_path).write(zone_rows())
+    quarantine = pd.DataFrame([sale(CODE, "BAD-1", "SKU-1", "2024-01-15", quantity=0)])
+    whole_days, whole_ids = nodes.summarize_zone(RawZoneDataset(root=str(tmp_path), zone="raw", **WINDOW).load(),
+                                                 quarantine)
+    for chunk_rows in (1, 7, 1000):
+        chunks = RawZoneChunksDataset(root=str(tmp_path), chunk_rows=chunk_rows, **WINDOW).load()
+        days, ids = nodes.summarize_zone(chunks, quarantine)
+        assert days == whole_days
+        assert by_id(ids) == by_id(whole_ids)
+    assert sum(d["raw_rows"] for d in whole_days.values()) == 40
+    expected = sum(Decimal(str(r["total_amount"])).quantize(Decimal("0.01")) for r in zone_rows())
+    assert sum(d["raw_amount"] for d in whole_days.values()) == expected
+    assert whole_days["2024-01-15"]["quarantined_rows"] == 1
+    assert ("2024-01-14", "", "raw") in by_id(whole_ids)
+
+
+def test_an_amount_with_more_than_cents_is_summed_as_money_row_by_row(tmp_path):
+    rows = [sale(CODE, "T-1", "SKU-1", "2024-01-15", unit_price=1.015), sale(CODE, "T-2", "SKU-1", "2024-01-15")]
+    rows[0]["total_amount"] = 1.015  # not valid money: kept as it is; money() makes it 1.02 (x100 rounds to 101)
+    RawZone(tmp_path).write(rows)
+    days, _ = nodes.summarize_zone(RawZoneChunksDataset(root=str(tmp_path), chunk_rows=1, **WINDOW).load(), None)
+    assert days["2024-01-15"]["raw_amount"] == money(1.015) + Decimal("10.00") == Decimal("11.02")
+
+
+def test_the_warehouse_ids_read_through_a_cursor_are_the_whole_result(pg_server, tmp_path):
+    url = pg_server.url("postgres")
+    query = tmp_path / "ids.sql"
+    query.write_text("SELECT 'retailer_2' AS retailer_code, to_char(DATE '2024-01-14' + (g % 2), 'YYYY-MM-DD') "
+                     "AS sale_date, 'T-' || g AS transaction_id, 'fact' AS place "
+                     "FROM generate_series(1, :n) AS g")
+    for n in (0, 1, 5, 12):
+        whole = WarehouseQueryDataset(filepath=str(query), credentials={"con": url}, params={"n": n}).load()
+        chunked = WarehouseQueryDataset(filepath=str(query), credentials={"con": url}, params={"n": n},
+                                        chunk_rows=5).load()
+        pd.testing.assert_frame_equal(chunked, whole)
+        assert list(chunked.columns) == ["retailer_code", "sale_date", "transaction_id", "place"]
+    assert (PROJECT_ROOT / "sql/quality/warehouse_ids.sql").read_text().count("to_char(") >= 2
