@@ -4,6 +4,7 @@ at a time, and the checks see exactly what reading them whole gives (the memory 
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import pandas as pd
@@ -71,3 +72,37 @@ def test_the_warehouse_ids_read_through_a_cursor_are_the_whole_result(pg_server,
         pd.testing.assert_frame_equal(chunked, whole)
         assert list(chunked.columns) == ["retailer_code", "sale_date", "transaction_id", "place"]
     assert (PROJECT_ROOT / "sql/quality/warehouse_ids.sql").read_text().count("to_char(") >= 2
+
+
+def test_ids_counted_by_duckdb_are_the_multisets_and_checksums_python_gives():
+    from collections import Counter
+
+    from retail_pipeline.pipelines.quality.id_checks import _compare
+
+    def text(t) -> str:
+        return t if isinstance(t, str) else ""
+
+    rng = random.Random(11)
+    pool = ["ORD-1", "ORD-2", " spaced ", "Ünïcödé-✓", "", "x" * 300, "ORD-10", "ord-1"]
+    days = ["2024-01-14", "2024-01-15"]
+    left = pd.DataFrame([(rng.choice(days + ["2024-01-13"]), rng.choice(pool)) for _ in range(300)],
+                        columns=["sale_date", "transaction_id"])
+    right = pd.DataFrame([(rng.choice(days), rng.choice(pool)) for _ in range(280)], columns=["sale_date", "transaction_id"])
+    right.loc[3, "transaction_id"] = None  # a missing id is ''
+    gap, summary, sample = _compare(left, right, ("served", "landed"), days, 5)
+
+    ours, theirs = Counter(map(tuple, left.to_numpy())), Counter((d, text(t)) for d, t in right.to_numpy())
+    differing = {k: (ours[k], theirs[k]) for k in ours.keys() | theirs.keys() if ours[k] != theirs[k]}
+    assert gap == sum(abs(x - y) for x, y in differing.values()) > 0
+    for day in summary:
+        mine_l = [t for d, t in left.to_numpy() if d == day["sale_date"]]
+        mine_r = [text(t) for d, t in right.to_numpy() if d == day["sale_date"]]
+        assert (day["served_rows"], day["landed_rows"]) == (len(mine_l), len(mine_r))
+        assert (day["served_checksum"], day["landed_checksum"]) == (str(nodes.id_checksum(mine_l)), str(nodes.id_checksum(mine_r)))
+        assert day["served_not_landed"] == sum(max(x - y, 0) for (d, _), (x, y) in differing.items() if d == day["sale_date"])
+        assert day["landed_not_served"] == sum(max(y - x, 0) for (d, _), (x, y) in differing.items() if d == day["sale_date"])
+    first = sorted(differing.items(), key=lambda kv: (not kv[1][0] > kv[1][1], kv[0][0], kv[0][1].encode()))[:5]
+    assert sample == [{"sale_date": d, "transaction_id": t, "served": x, "landed": y} for (d, t), (x, y) in first]
+    assert _compare(None, None, ("a", "b"), days, 5) == (0, [
+        {"sale_date": d, "a_rows": 0, "b_rows": 0, "a_checksum": "0", "b_checksum": "0", "a_not_b": 0, "b_not_a": 0}
+        for d in days], [])

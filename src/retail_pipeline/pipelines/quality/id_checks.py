@@ -17,12 +17,15 @@ day anywhere without moving the ids.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from retail_pipeline.run_window import parse_run_date, window_start, window_dates
+from retail_pipeline.warehouse.sqlfiles import SqlFolder
 
 from .results import check_cfg, days_text, frame, result
 
@@ -88,36 +91,43 @@ def _source_ids(api_sales: pd.DataFrame, retailer: dict[str, Any], days: list[st
                          "transaction_id": ids.where(ids.notna(), "").to_numpy(dtype=object)})
 
 
-def _counts(ids: pd.DataFrame | None) -> pd.Series:
-    if ids is None or ids.empty:
-        return pd.Series([], dtype="int64", index=pd.MultiIndex.from_tuples([], names=_ID_COLUMNS))
-    return ids.groupby(_ID_COLUMNS).size()
+_SQL = SqlFolder("quality/ids", "The quality id checks'")
+
+
+def _side(ids: pd.DataFrame | None) -> pd.DataFrame:
+    """(sale_date, transaction_id) as text columns, whatever the frame held (empty: no rows)."""
+    if ids is None or len(ids) == 0:
+        return pd.DataFrame({c: pd.Series([], dtype="str") for c in _ID_COLUMNS})
+    return pd.DataFrame({"sale_date": ids["sale_date"].astype("str"), "transaction_id": ids["transaction_id"].astype("str")})
 
 
 def _compare(left: pd.DataFrame, right: pd.DataFrame, names: tuple[str, str],
              days: list[str], sample_size: int) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
-    """Multisets of ids per day: (rows out of line, per-day summary, sample of differing ids)."""
+    """Multisets of ids per day: (rows out of line, per-day summary, sample of differing ids).
+
+    Counted by DuckDB (one thread, a bounded memory that spills to a temp folder), so a big
+    day's ids are never Python objects, nor sorted and grouped by pandas."""
     a, b = names
-    joined = pd.concat([_counts(left).rename(a), _counts(right).rename(b)], axis=1).fillna(0).astype("int64")
-    diff = joined[joined[a] != joined[b]].reset_index()
+    with tempfile.TemporaryDirectory(prefix="dq-ids-") as spill:
+        con = duckdb.connect(config={"threads": 1, "memory_limit": "512MB", "temp_directory": spill})
+        try:
+            con.register("left_side", _side(left))
+            con.register("right_side", _side(right))
+            per_side = {(side, day): (n, checksum) for side, day, n, checksum in con.execute(_SQL.text("by_day")).fetchall()}
+            con.execute(_SQL.text("differing"))
+            gaps = {day: (int(x), int(y)) for day, x, y in con.execute(_SQL.text("differing_by_day")).fetchall()}
+            rows = con.execute(_SQL.text("differing_sample"), {"sample_size": int(sample_size)}).fetchall()
+        finally:
+            con.close()
     summary = []
     for day in days:
-        mine_l = left[left["sale_date"] == day]["transaction_id"] if len(left) else pd.Series([], dtype="str")
-        mine_r = right[right["sale_date"] == day]["transaction_id"] if len(right) else pd.Series([], dtype="str")
-        gaps = diff[diff["sale_date"] == day]
-        summary.append({
-            "sale_date": day, f"{a}_rows": len(mine_l), f"{b}_rows": len(mine_r),
-            f"{a}_checksum": str(id_checksum(mine_l)), f"{b}_checksum": str(id_checksum(mine_r)),
-            f"{a}_not_{b}": int((gaps[a] - gaps[b]).clip(lower=0).sum()),
-            f"{b}_not_{a}": int((gaps[b] - gaps[a]).clip(lower=0).sum()),
-        })
-    # ids of the first kind first (rows lost matter most), then the others
-    diff = diff.assign(_lost=diff[a] > diff[b]).sort_values(["_lost", "sale_date", "transaction_id"],
-                                                           ascending=[False, True, True])
-    sample = [{"sale_date": r.sale_date, "transaction_id": r.transaction_id, a: int(getattr(r, a)),
-               b: int(getattr(r, b))} for r in diff.head(sample_size).itertuples()]
-    out_of_line = int((diff[a] - diff[b]).abs().sum())
-    return out_of_line, summary, sample
+        (n_a, sum_a), (n_b, sum_b) = per_side.get(("left", day), (0, "0")), per_side.get(("right", day), (0, "0"))
+        gap = gaps.get(day, (0, 0))
+        summary.append({"sale_date": day, f"{a}_rows": int(n_a), f"{b}_rows": int(n_b),
+                        f"{a}_checksum": str(sum_a), f"{b}_checksum": str(sum_b),
+                        f"{a}_not_{b}": gap[0], f"{b}_not_{a}": gap[1]})
+    sample = [{"sale_date": day, "transaction_id": txn, a: int(x), b: int(y)} for day, txn, x, y in rows]
+    return sum(x + y for x, y in gaps.values()), summary, sample
 
 
 def _window(run_date: str, lookback_days: Any) -> list[str]:
