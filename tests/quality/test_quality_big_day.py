@@ -52,11 +52,13 @@ def test_the_zone_summary_read_in_chunks_is_the_whole_window_one(tmp_path):
 
 
 def test_an_amount_with_more_than_cents_is_summed_as_money_row_by_row(tmp_path):
-    rows = [sale(CODE, "T-1", "SKU-1", "2024-01-15", unit_price=1.015), sale(CODE, "T-2", "SKU-1", "2024-01-15")]
+    rows = [sale(CODE, "T-1", "SKU-1", "2024-01-15", unit_price=1.015), sale(CODE, "T-2", "SKU-1", "2024-01-15"),
+            sale(CODE, "T-3", "SKU-1", "2024-01-14", quantity=2, unit_price=5.0)]
     rows[0]["total_amount"] = 1.015  # not valid money: kept as it is; money() makes it 1.02 (x100 rounds to 101)
     RawZone(tmp_path).write(rows)
     days, _ = nodes.summarize_zone(RawZoneChunksDataset(root=str(tmp_path), chunk_rows=1, **WINDOW).load(), None)
     assert days["2024-01-15"]["raw_amount"] == money(1.015) + Decimal("10.00") == Decimal("11.02")
+    assert str(days["2024-01-14"]["raw_amount"]) == "10.00"  # summed in cents, still money to the cent
 
 
 def test_the_warehouse_ids_read_through_a_cursor_are_the_whole_result(pg_server, tmp_path):

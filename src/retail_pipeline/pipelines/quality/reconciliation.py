@@ -108,7 +108,7 @@ def summarize_zone(raw: Any, quarantine: pd.DataFrame | None) -> tuple[dict[str,
                 continue
             cents = _cents(part["total_amount"])
             if cents is not None:
-                amounts = cents.groupby(dates).sum().map(lambda c: Decimal(int(c)) / 100)
+                amounts = cents.groupby(dates).sum().map(lambda c: Decimal(int(c)).scaleb(-2))  # to the cent: 1.00
             else:
                 amounts = pd.to_numeric(part["total_amount"], errors="coerce").fillna(0).map(money).groupby(dates).sum()
             for day, rows in dates.value_counts().items():
