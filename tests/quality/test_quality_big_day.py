@@ -8,6 +8,7 @@ import random
 from decimal import Decimal
 
 import pandas as pd
+import yaml
 
 from retail_pipeline.datasets.raw_chunks import RawZoneChunksDataset
 from retail_pipeline.datasets.raw_zone import RawZoneDataset
@@ -18,6 +19,7 @@ from tests.fixtures.kedro_project import PROJECT_ROOT
 from tests.transformation.conftest import RawZone, sale
 
 CODE = "retailer_2"
+PARAMS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_quality.yml").read_text())["quality"]
 WINDOW = {"retailer": CODE, "window_start": "2024-01-14", "window_end": "2024-01-15"}
 
 
@@ -69,11 +71,32 @@ def test_the_warehouse_ids_read_through_a_cursor_are_the_whole_result(pg_server,
                      "FROM generate_series(1, :n) AS g")
     for n in (0, 1, 5, 12):
         whole = WarehouseQueryDataset(filepath=str(query), credentials={"con": url}, params={"n": n}).load()
-        chunked = WarehouseQueryDataset(filepath=str(query), credentials={"con": url}, params={"n": n},
-                                        chunk_rows=5).load()
-        pd.testing.assert_frame_equal(chunked, whole)
-        assert list(chunked.columns) == ["retailer_code", "sale_date", "transaction_id", "place"]
+        lazy = WarehouseQueryDataset(filepath=str(query), credentials={"con": url}, params={"n": n},
+                                     chunk_rows=5).load()
+        chunks = list(lazy)  # the query runs when iterated, 5 rows a frame
+        assert [len(c) for c in chunks] == ([5] * (n // 5) + ([n % 5] if n % 5 else [])) or (n == 0 and len(chunks) == 1)
+        pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), whole)
+        assert [len(c) for c in lazy] == [len(c) for c in chunks]  # and again when iterated again
     assert (PROJECT_ROOT / "sql/quality/warehouse_ids.sql").read_text().count("to_char(") >= 2
+
+
+def test_the_warehouse_ids_check_is_the_same_on_chunks_and_on_the_whole_result():
+    raw = [("2024-01-14", "A"), ("2024-01-14", "B"), ("2024-01-15", "C"), ("2024-01-15", "C")]
+    warehouse = pd.DataFrame([("retailer_2", "2024-01-14", "A", "fact"), ("retailer_2", "2024-01-14", "B", "fact"),
+                              ("retailer_2", "2024-01-15", "C", "fact"), ("retailer_2", "2024-01-15", "D", "fact"),
+                              ("retailer_3", "2024-01-15", "E", "warehouse_quarantine")],
+                             columns=["retailer_code", "sale_date", "transaction_id", "place"])
+    landed = pd.DataFrame(raw + [("2024-01-15", "Q")], columns=["sale_date", "transaction_id"]).assign(
+        zone=["raw"] * 4 + ["quarantine"])
+    whole = nodes.check_warehouse_ids(warehouse, PARAMS, "2024-01-15", 1, retailer_2__landed=landed)
+    chunked = nodes.check_warehouse_ids([warehouse.iloc[i:i + 2] for i in range(0, 5, 2)], PARAMS, "2024-01-15", 1,
+                                        retailer_2__landed=landed)
+    pd.testing.assert_frame_equal(whole, chunked)
+    by_code = whole.set_index("retailer_code")
+    assert not by_code.loc["retailer_2", "passed"] and by_code.loc["retailer_2", "observed"] == 2  # C once, D extra
+    assert not by_code.loc["retailer_3", "passed"]  # ids in the warehouse, none in the raw zone
+    days = by_code.loc["retailer_2", "details"]["days"]
+    assert [(d["fact_rows"], d["raw_not_warehouse"], d["warehouse_not_raw"]) for d in days] == [(2, 0, 0), (2, 1, 1)]
 
 
 def test_ids_counted_by_duckdb_are_the_multisets_and_checksums_python_gives():

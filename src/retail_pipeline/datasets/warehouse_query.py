@@ -26,11 +26,13 @@ column is missing (UndefinedTable / UndefinedColumn). Plain queries (the noteboo
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 from kedro.io.core import DatasetError
 from kedro_datasets.pandas import SQLQueryDataset
+from sqlalchemy.exc import SQLAlchemyError
 
 from retail_pipeline.schemas.rules import SALE_RULES
 
@@ -60,6 +62,17 @@ def describe_db_error(exc: BaseException) -> tuple[str, str | None]:
     else:
         message = str(orig) or type(orig).__name__
     return _one_line(message), code
+
+
+class QueryChunks:
+    """A quality query's result, read when iterated, a frame of at most `chunk_rows` rows at a
+    time (WarehouseQueryDataset with `chunk_rows`); iterating again runs the query again."""
+
+    def __init__(self, dataset: "WarehouseQueryDataset"):
+        self._dataset = dataset
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        return self._dataset.chunks()
 
 
 class WarehouseQueryDataset(SQLQueryDataset):
@@ -111,39 +124,50 @@ class WarehouseQueryDataset(SQLQueryDataset):
         """What the query receives: the sale rules, then the entry's own params."""
         return {**SALE_RULES, **self._params}
 
-    def load(self) -> pd.DataFrame:
-        from sqlalchemy import text
-        from sqlalchemy.exc import SQLAlchemyError
-
-        try:
-            sql = self._sql_path.read_text()
-        except OSError as exc:
-            raise DatasetError(f"Cannot read quality SQL file {self._display_path()}: {exc}") from exc
+    def load(self) -> pd.DataFrame | QueryChunks:
+        """The result as one frame; with `chunk_rows`, a `QueryChunks` that runs the query when
+        iterated, `chunk_rows` rows a frame (a row per fact line of a big day)."""
+        if self._chunk_rows:
+            return QueryChunks(self)
+        sql = self._sql()
         try:
             with self.engine.connect() as conn:
-                # text(): named `:binds` (pandas hands a plain string to the driver's paramstyle);
                 # coerce_float=False: money stays Decimal, exact to the cent.
-                if not self._chunk_rows:
-                    return pd.read_sql_query(text(sql), conn, params=self.bind_parameters(), coerce_float=False)
-                # a row per id of a big day: a server-side cursor hands `chunk_rows` rows at a time,
-                # so only one chunk is ever Python objects (text columns end as Arrow-backed `str`)
-                chunks = list(pd.read_sql_query(text(sql), conn.execution_options(stream_results=True),
-                                                params=self.bind_parameters(), coerce_float=False,
-                                                chunksize=self._chunk_rows))
-                return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+                return pd.read_sql_query(sql, conn, params=self.bind_parameters(), coerce_float=False)
         except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
-            # pandas re-raises the driver's error as its own DatabaseError, from the original
-            message, code = describe_db_error(exc.__cause__ or exc)
-            if code in _MISSING_SCHEMA:
-                hint = ("the warehouse lacks a table or column this query needs: migrate it "
-                        "(python -m retail_pipeline.warehouse migrate)")
-            elif code is None:
-                hint = "is the warehouse reachable (make status)?"
-            else:
-                hint = f"SQLSTATE {code}"
-            raise DatasetError(
-                f"Quality query {self._display_path()} failed on {self._safe_target()}: {message} [{hint}]"
-            ) from None
+            raise self._failure(exc) from None
+
+    def chunks(self) -> Iterator[pd.DataFrame]:
+        """The result through a server-side cursor, so only one chunk is ever Python objects."""
+        sql = self._sql()
+        try:
+            with self.engine.connect() as conn:
+                yield from pd.read_sql_query(sql, conn.execution_options(stream_results=True),
+                                             params=self.bind_parameters(), coerce_float=False,
+                                             chunksize=self._chunk_rows)
+        except (SQLAlchemyError, pd.errors.DatabaseError) as exc:
+            raise self._failure(exc) from None
+
+    def _sql(self):
+        from sqlalchemy import text
+
+        try:
+            return text(self._sql_path.read_text())  # text(): named `:binds`
+        except OSError as exc:
+            raise DatasetError(f"Cannot read quality SQL file {self._display_path()}: {exc}") from exc
+
+    def _failure(self, exc: BaseException) -> DatasetError:
+        """One line: the SQL file, the database (no password), the server's message and a hint."""
+        # pandas re-raises the driver's error as its own DatabaseError, from the original
+        message, code = describe_db_error(exc.__cause__ or exc)
+        if code in _MISSING_SCHEMA:
+            hint = ("the warehouse lacks a table or column this query needs: migrate it "
+                    "(python -m retail_pipeline.warehouse migrate)")
+        elif code is None:
+            hint = "is the warehouse reachable (make status)?"
+        else:
+            hint = f"SQLSTATE {code}"
+        return DatasetError(f"Quality query {self._display_path()} failed on {self._safe_target()}: {message} [{hint}]")
 
     def save(self, data: None) -> None:
         raise DatasetError(f"{self._sql_path.name} is a read-only warehouse query")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Iterable
 from typing import Any
 
 import duckdb
@@ -101,24 +102,34 @@ def _side(ids: pd.DataFrame | None) -> pd.DataFrame:
     return pd.DataFrame({"sale_date": ids["sale_date"].astype("str"), "transaction_id": ids["transaction_id"].astype("str")})
 
 
+def _ids_db(folder: str) -> duckdb.DuckDBPyConnection:
+    """A DuckDB database file in `folder` (one thread, 256 MB of memory, the rest on disk): a big
+    day's ids are counted there, never as Python objects nor pandas groupbys."""
+    return duckdb.connect(f"{folder}/ids.duckdb", config={"threads": 1, "memory_limit": "256MB",
+                                                          "temp_directory": folder})
+
+
 def _compare(left: pd.DataFrame, right: pd.DataFrame, names: tuple[str, str],
              days: list[str], sample_size: int) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
-    """Multisets of ids per day: (rows out of line, per-day summary, sample of differing ids).
-
-    Counted by DuckDB (one thread, a bounded memory that spills to a temp folder), so a big
-    day's ids are never Python objects, nor sorted and grouped by pandas."""
-    a, b = names
-    with tempfile.TemporaryDirectory(prefix="dq-ids-") as spill:
-        con = duckdb.connect(config={"threads": 1, "memory_limit": "512MB", "temp_directory": spill})
+    """Multisets of ids per day: (rows out of line, per-day summary, sample of differing ids)."""
+    with tempfile.TemporaryDirectory(prefix="dq-ids-") as folder:
+        con = _ids_db(folder)
         try:
             con.register("left_side", _side(left))
             con.register("right_side", _side(right))
-            per_side = {(side, day): (n, checksum) for side, day, n, checksum in con.execute(_SQL.text("by_day")).fetchall()}
-            con.execute(_SQL.text("differing"))
-            gaps = {day: (int(x), int(y)) for day, x, y in con.execute(_SQL.text("differing_by_day")).fetchall()}
-            rows = con.execute(_SQL.text("differing_sample"), {"sample_size": int(sample_size)}).fetchall()
+            return _compare_sides(con, names, days, sample_size)
         finally:
             con.close()
+
+
+def _compare_sides(con: duckdb.DuckDBPyConnection, names: tuple[str, str], days: list[str],
+                   sample_size: int) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
+    """`_compare` over the relations `left_side` and `right_side` (sale_date, transaction_id) of `con`."""
+    a, b = names
+    per_side = {(side, day): (n, checksum) for side, day, n, checksum in con.execute(_SQL.text("by_day")).fetchall()}
+    con.execute(_SQL.text("differing"))
+    gaps = {day: (int(x), int(y)) for day, x, y in con.execute(_SQL.text("differing_by_day")).fetchall()}
+    rows = con.execute(_SQL.text("differing_sample"), {"sample_size": int(sample_size)}).fetchall()
     summary = []
     for day in days:
         (n_a, sum_a), (n_b, sum_b) = per_side.get(("left", day), (0, "0")), per_side.get(("right", day), (0, "0"))
@@ -168,40 +179,51 @@ def check_source_ids(params: dict[str, Any], run_date: str, lookback_days: Any,
     return frame(out)
 
 
-def check_warehouse_ids(warehouse_ids: pd.DataFrame, params: dict[str, Any], run_date: str,
-                        lookback_days: Any, **frames: pd.DataFrame) -> pd.DataFrame:
+def check_warehouse_ids(warehouse_ids: pd.DataFrame | Iterable[pd.DataFrame], params: dict[str, Any],
+                        run_date: str, lookback_days: Any, **frames: pd.DataFrame) -> pd.DataFrame:
     """Per retailer: ids of the raw zone files (`<code>__landed`, zone 'raw') vs the ids of the
-    fact lines + warehouse-quarantined rows of each window day."""
+    fact lines + warehouse-quarantined rows of each window day. `warehouse_ids` is the query's
+    result, or its chunks (a big day: appended to a DuckDB file, never held whole)."""
     cfg = check_cfg(params, "reconciliation_warehouse_ids")
     sample_size = int(params.get("sample_size", 10))
     days = _window(run_date, lookback_days)
     landed = _by_retailer(frames, "__landed")
-    wh = warehouse_ids.copy()
-    if not wh.empty:
-        wh["sale_date"] = wh["sale_date"].astype("str").str[:10]
-        wh["transaction_id"] = wh["transaction_id"].astype("str")
-    codes = set(landed) | (set(wh["retailer_code"].dropna()) if not wh.empty else set())
     out = []
-    for code in sorted(codes):
-        zone = landed.get(code)
-        raw = (zone[zone["zone"] == "raw"][_ID_COLUMNS] if zone is not None and len(zone)
-               else pd.DataFrame(columns=_ID_COLUMNS))
-        mine = wh[wh["retailer_code"] == code][_ID_COLUMNS] if not wh.empty else pd.DataFrame(columns=_ID_COLUMNS)
-        gap, summary, sample = _compare(raw, mine, ("raw", "warehouse"), days, sample_size)
-        if not wh.empty:
-            places = wh[wh["retailer_code"] == code].groupby(["sale_date", "place"]).size()
-            for day in summary:
-                day["fact_rows"] = int(places.get((day["sale_date"], "fact"), 0))
-                day["warehouse_quarantine_rows"] = int(places.get((day["sale_date"], "warehouse_quarantine"), 0))
-        bad = [d for d in summary if d["raw_not_warehouse"] or d["warehouse_not_raw"]]
-        if not bad:
-            message = (f"{code}: the ids of the raw zone files are the ids of the facts + warehouse "
-                       f"quarantine on every window day")
-        else:
-            message = (f"{code}: the ids of the raw zone files differ from the facts + warehouse quarantine on "
-                       + days_text([f"{d['sale_date']} ({d['raw_not_warehouse']} in raw but not in the "
-                                    f"warehouse, {d['warehouse_not_raw']} in the warehouse but not in raw)"
-                                    for d in bad]))
-        out.append(result(code, "reconciliation_warehouse_ids", cfg["severity"], gap, 0, not bad,
-                          message=message, days=summary, sample=sample))
+    with tempfile.TemporaryDirectory(prefix="dq-ids-") as folder:
+        con = _ids_db(folder)
+        try:
+            con.execute(_SQL.text("warehouse_create"))
+            for chunk in [warehouse_ids] if isinstance(warehouse_ids, pd.DataFrame) else warehouse_ids:
+                if len(chunk):
+                    con.register("chunk", chunk)
+                    con.execute(_SQL.text("warehouse_append"))
+                    con.unregister("chunk")
+            codes = set(landed) | {code for (code,) in con.execute("SELECT DISTINCT retailer_code FROM warehouse").fetchall()}
+            for code in sorted(c for c in codes if c is not None):
+                zone = landed.get(code)
+                con.register("left_side", _side(zone[zone["zone"] == "raw"] if zone is not None and len(zone) else None))
+                con.execute(_SQL.text("warehouse_side"), [code])
+                gap, summary, sample = _compare_sides(con, ("raw", "warehouse"), days, sample_size)
+                places = {(day, place): n for day, place, n in con.execute(_SQL.text("warehouse_places"), [code]).fetchall()}
+                for day in summary:
+                    day["fact_rows"] = int(places.get((day["sale_date"], "fact"), 0))
+                    day["warehouse_quarantine_rows"] = int(places.get((day["sale_date"], "warehouse_quarantine"), 0))
+                out.append(_warehouse_result(code, cfg, gap, summary, sample))
+        finally:
+            con.close()
     return frame(out)
+
+
+def _warehouse_result(code: str, cfg: dict[str, Any], gap: int, summary: list[dict[str, Any]],
+                      sample: list[dict[str, Any]]) -> dict[str, Any]:
+    bad = [d for d in summary if d["raw_not_warehouse"] or d["warehouse_not_raw"]]
+    if not bad:
+        message = (f"{code}: the ids of the raw zone files are the ids of the facts + warehouse "
+                   f"quarantine on every window day")
+    else:
+        message = (f"{code}: the ids of the raw zone files differ from the facts + warehouse quarantine on "
+                   + days_text([f"{d['sale_date']} ({d['raw_not_warehouse']} in raw but not in the "
+                                f"warehouse, {d['warehouse_not_raw']} in the warehouse but not in raw)"
+                                for d in bad]))
+    return result(code, "reconciliation_warehouse_ids", cfg["severity"], gap, 0, not bad,
+                  message=message, days=summary, sample=sample)

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from .results import check_cfg, frame, money, result, retailers
 
+ZONES = ["raw", "quarantine"]
 EMPTY_DAY = {"raw_rows": 0, "raw_amount": Decimal("0"), "quarantined_rows": 0}
 
 
@@ -66,7 +67,8 @@ def _ids(part: pd.DataFrame, dates: pd.Series, zone: str) -> pd.DataFrame:
     ids = part["transaction_id"].astype("str").fillna("")
     # copied: a column of a chunk that DuckDB handed over through Arrow keeps the whole chunk alive
     ids = pa.concat_arrays(pa.chunked_array(ids).chunks)
-    return pd.DataFrame({"sale_date": dates.array, "transaction_id": ids, "zone": zone})
+    zones = pd.Categorical.from_codes(np.full(len(part), ZONES.index(zone), dtype="int8"), categories=ZONES)
+    return pd.DataFrame({"sale_date": dates.array, "transaction_id": ids, "zone": zones})
 
 
 def _cents(amounts: pd.Series) -> pd.Series | None:
