@@ -152,3 +152,30 @@ def test_each_chunk_inserts_exactly_the_rows_it_appended(warehouse):
         conn.rollback()
     # PostgreSQL 16 leaves empty pages after the last row: a block-boundary mark would have missed rows
     assert any(int(last.strip("()").split(",")[0]) + 1 < size for size, last in blocks), blocks
+
+
+def test_read_again_rolls_the_chunk_keys_back_with_the_day_tables(warehouse):
+    """ReadAgain after the last chunk: the load rolls back to the stream's savepoint (taken before
+    the day tables exist) and streams again; the first pass's keys must be gone, else the second
+    pass would meet them as lines that moved in."""
+    from retail_pipeline.warehouse.stream import ReadAgain
+
+    wh, rows = warehouse, lines("NEW", ["2024-01-14", "2024-01-15"], 30)
+    load = streamed_load(rows, "first", pieces=3)
+    chunks = list(load["chunks"])
+
+    class Twice:
+        passes = 0
+
+        def __iter__(self):
+            Twice.passes += 1
+            yield from chunks
+            if Twice.passes == 1:
+                raise ReadAgain("versions of a transaction in two chunks")
+
+    ds = Steps(wh)
+    ds.save({**load, "chunks": Twice()})
+    assert Twice.passes == 2
+    assert ds.names.count("keys: chunk") == 6 and "keys: moves into the window" not in ds.names
+    assert_saved(wh, rows, "2024-01-14", "2024-01-15")
+    assert changes(wh) == []
