@@ -84,6 +84,11 @@ def parse_accepted(value: Any) -> bool | set[tuple[str, str]]:
 # A COPY may extend a day table by more pages than it fills (PostgreSQL 16 extends in bulk): the
 # last row is looked for in this many last blocks first.
 MARK_TAIL_BLOCKS = 128
+# A table no chunk keyed yet is read whole by a plain scan: unlike a TID Range Scan, a sequential
+# scan of a table bigger than a quarter of shared_buffers goes through a small ring of buffers, so
+# a load of frames (one chunk) does not push fact_sales_key's pages out of the cache (measured: a
+# 1 M-line load into a 1 M-key history took ~1 s longer with the TID Range Scan).
+FIRST = "(0,0)"
 
 
 class ChunkKeys:
@@ -105,7 +110,7 @@ class ChunkKeys:
         cur.execute(text("keys_window_empty"), self.scope)
         self.on: bool = cur.fetchone()[0]
         self.moved_in = False
-        self.after = {t.stage: "(0,0)" for t in tables}  # ctid of each table's last row keyed
+        self.after = {t.stage: FIRST for t in tables}  # ctid of each table's last row keyed
         self.inserted = 0  # keys written while streaming
 
     @property
@@ -118,8 +123,9 @@ class ChunkKeys:
         if not self.written or not touched:
             return
         selects = sql.SQL(" UNION ALL ").join(
-            sql.SQL("SELECT retailer_id, transaction_id, product_id, date_id FROM {} WHERE ctid > {}::tid").format(
-                sql.Identifier(t.stage), sql.Literal(self.after[t.stage])) for t in touched)
+            sql.SQL("SELECT retailer_id, transaction_id, product_id, date_id FROM {}{}").format(
+                sql.Identifier(t.stage), sql.SQL("") if self.after[t.stage] == FIRST else
+                sql.SQL(" WHERE ctid > {}::tid").format(sql.Literal(self.after[t.stage]))) for t in touched)
         cur.execute("SAVEPOINT chunk_keys")
         try:
             cur.execute(statement("keys_chunk", selects=selects), self.scope)
