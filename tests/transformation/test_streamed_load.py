@@ -41,28 +41,33 @@ def order_lines() -> list[dict]:
     return rows
 
 
-def staged(rows: list[dict], run_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    return stage_sales(RETAILERS, RUN_DATE, LOOKBACK, run_id, pd.DataFrame(rows))
+def staged(rows: list[dict], run_id: str, run_date: str = RUN_DATE,
+           lookback: int = LOOKBACK) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return stage_sales(RETAILERS, run_date, lookback, run_id, pd.DataFrame(rows))
 
 
-def whole_load(rows: list[dict], run_id: str) -> dict:
-    good, held = staged(rows, run_id)
-    return build_retailer_star_schema({**RETAILERS[CODE], "code": CODE}, RETAILERS, WAREHOUSE, RUN_DATE,
-                                      LOOKBACK, run_id, False, good, held)
+def whole_load(rows: list[dict], run_id: str, run_date: str = RUN_DATE, lookback: int = LOOKBACK) -> dict:
+    good, held = staged(rows, run_id, run_date, lookback)
+    return build_retailer_star_schema({**RETAILERS[CODE], "code": CODE}, RETAILERS, WAREHOUSE, run_date,
+                                      lookback, run_id, False, good, held)
 
 
-def streamed_load(rows: list[dict], run_id: str, pieces: int, fail_after: int | None = None) -> dict:
-    """The same load as `whole_load`, its facts, members, quarantine and audit in `pieces` chunks."""
-    good, held = staged(rows, run_id)
-    load = whole_load(rows, run_id)
+def streamed_load(rows: list[dict], run_id: str, pieces: int, fail_after: int | None = None,
+                  run_date: str = RUN_DATE, lookback: int = LOOKBACK, last: str | None = None) -> dict:
+    """The same load as `whole_load`, its facts, members, quarantine and audit in `pieces` chunks
+    (the line of transaction `last`, if given, in the last chunk)."""
+    good, held = staged(rows, run_id, run_date, lookback)
+    load = whole_load(rows, run_id, run_date, lookback)
+    if last is not None:
+        good = pd.concat([good[good["transaction_id"] != last], good[good["transaction_id"] == last]])
 
     def chunks():
         for n, (rows_at, held_at) in enumerate(zip(np.array_split(np.arange(len(good)), pieces),
                                                    np.array_split(np.arange(len(held)), pieces))):
             if fail_after is not None and n == fail_after:
                 raise RuntimeError("the raw zone went away between chunks")
-            part = build_star_schema(good.iloc[rows_at], held.iloc[held_at], RETAILERS, WAREHOUSE, RUN_DATE,
-                                     LOOKBACK, run_id)
+            part = build_star_schema(good.iloc[rows_at], held.iloc[held_at], RETAILERS, WAREHOUSE, run_date,
+                                     lookback, run_id)
             yield {"facts": part["facts"], "quarantine": part["quarantine"], "audit": part["audit"],
                    "dimensions": {k: v for k, v in part["dimensions"].items() if k != "dim_retailer"}}
 

@@ -226,7 +226,7 @@ class PostgresStarSchemaDataset(AbstractDataset[dict, pd.DataFrame]):
                 streamed = self._stream(cur, data, days, run_id, retailer_ids, where)
                 tables = streamed.tables
                 keys = maintain_keys(cur, run_id=run_id, tables=tables, policy=policy, where=where,
-                                     step=self._step, retailer_ids=retailer_ids)
+                                     step=self._step, retailer_ids=retailer_ids, chunk_keys=streamed.keys)
                 # the tail, one load at a time: shared dimensions, marts, swap, commit
                 cur.execute(text("dim_lock"))
                 self._step("dimension lock")

@@ -12,6 +12,9 @@ the load's transaction, before the swap, this step:
    'disappeared') and keeps fact_sales_key in step;
 4. moves lines whose key says they live on a day outside the window: deletes the old copy there
    (recorded as 'moved') and returns those days, whose marts the loader then recomputes.
+
+The keys of lines new to the window are written while the facts stream (`ChunkKeys`) when the
+window's days hold none of the load's facts, else after streaming (`maintain_keys`).
 """
 
 from __future__ import annotations
@@ -78,6 +81,77 @@ def parse_accepted(value: Any) -> bool | set[tuple[str, str]]:
     return accepted
 
 
+# A COPY may extend a day table by more pages than it fills (PostgreSQL 16 extends in bulk): the
+# last row is looked for in this many last blocks first.
+MARK_TAIL_BLOCKS = 128
+# A table no chunk keyed yet is read whole by a plain scan: unlike a TID Range Scan, a sequential
+# scan of a table bigger than a quarter of shared_buffers goes through a small ring of buffers, so
+# a load of frames (one chunk) does not push fact_sales_key's pages out of the cache (measured: a
+# 1 M-line load into a 1 M-key history took ~1 s longer with the TID Range Scan).
+FIRST = "(0,0)"
+
+
+class ChunkKeys:
+    """fact_sales_key rows of the load's new lines, written chunk by chunk while the facts stream
+    (keys_chunk.sql, right after each chunk's COPY), so the btree inserts run on the server while
+    the client reads and builds the next chunk instead of after streaming, with the client idle.
+
+    Only when the window's days hold none of the load's facts (`on`): the rule "on no window day
+    now" is then free per chunk; against a full window it would read the window's facts once per
+    chunk, so such a load writes its keys after streaming as before. Each chunk inserts under a
+    savepoint; a unique violation (a line already lives on a day outside the window: it moved in)
+    rolls that chunk back and stops the chunk inserts (`moved_in`): the slow path runs after
+    streaming. Everything is in the load's transaction (and under stream.py's savepoint, so a
+    ReadAgain rolls these inserts back with the day tables)."""
+
+    def __init__(self, cur, tables: list[DayTable], retailer_ids: list[int]):
+        self.scope = {"lo": min(t.date_id for t in tables), "hi": max(t.date_id for t in tables),
+                      "retailer_ids": list(retailer_ids)}
+        cur.execute(text("keys_window_empty"), self.scope)
+        self.on: bool = cur.fetchone()[0]
+        self.moved_in = False
+        self.after = {t.stage: FIRST for t in tables}  # ctid of each table's last row keyed
+        self.inserted = 0  # keys written while streaming
+
+    @property
+    def written(self) -> bool:
+        """Every line's key is in (nothing left for the post-stream insert)."""
+        return self.on and not self.moved_in
+
+    def insert(self, cur, touched: list[DayTable], step: Callable[[str], None]) -> None:
+        """The keys of the rows this chunk appended to `touched` (the day tables it wrote to)."""
+        if not self.written or not touched:
+            return
+        selects = sql.SQL(" UNION ALL ").join(
+            sql.SQL("SELECT retailer_id, transaction_id, product_id, date_id FROM {}{}").format(
+                sql.Identifier(t.stage), sql.SQL("") if self.after[t.stage] == FIRST else
+                sql.SQL(" WHERE ctid > {}::tid").format(sql.Literal(self.after[t.stage]))) for t in touched)
+        cur.execute("SAVEPOINT chunk_keys")
+        try:
+            cur.execute(statement("keys_chunk", selects=selects), self.scope)
+        except psycopg2.errors.UniqueViolation:  # a line moved in: the slow path after streaming
+            cur.execute("ROLLBACK TO SAVEPOINT chunk_keys")
+            self.moved_in = True
+        else:
+            self.inserted += cur.rowcount
+            for table in touched:
+                self.after[table.stage] = _last_row(cur, table.stage, self.after[table.stage])
+        cur.execute("RELEASE SAVEPOINT chunk_keys")
+        step("keys: chunk")
+
+
+def _last_row(cur, stage: str, after: str) -> str:
+    """The ctid of a day table's last row (keys_chunk_mark.sql), `after` the previous mark."""
+    cur.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int", (stage,))
+    blocks = cur.fetchone()[0]
+    cur.execute(statement("keys_chunk_mark", stage=stage), {"from": f"({max(blocks - MARK_TAIL_BLOCKS, 0)},0)"})
+    last = cur.fetchone()[0]
+    if last is None:  # the last blocks are empty: read on from the previous mark
+        cur.execute(statement("keys_chunk_mark", stage=stage), {"from": after})
+        last = cur.fetchone()[0]
+    return last or after
+
+
 @dataclass
 class KeyOutcome:
     other_date_ids: list[int]  # days outside the window that lost a line to a move
@@ -85,10 +159,11 @@ class KeyOutcome:
 
 
 def maintain_keys(cur, *, run_id: str, tables: list[DayTable], policy: FactLossPolicy, where: str,
-                  step: Callable[[str], None], retailer_ids: list[int]) -> KeyOutcome:
+                  step: Callable[[str], None], retailer_ids: list[int], chunk_keys: ChunkKeys) -> KeyOutcome:
     """Steps 1-4 of the module docstring for the load's retailers (`retailer_ids`: their facts and
     keys only, so loads of other retailers may run at the same time); needs tmp_quarantine
-    staged. Returns what it changed."""
+    staged. `chunk_keys`: the keys written while streaming (none, all, or up to a line that moved
+    in). Returns what it changed."""
     lo, hi = min(t.date_id for t in tables), max(t.date_id for t in tables)
     scope = {"lo": lo, "hi": hi, "retailer_ids": list(retailer_ids)}
     selects = sql.SQL(" UNION ALL ").join(
@@ -108,12 +183,16 @@ def maintain_keys(cur, *, run_id: str, tables: list[DayTable], policy: FactLossP
     cur.execute(text("changes_window"), {"run_id": run_id})
     cur.execute(text("keys_window"))
     other: set[int] = set()
-    cur.execute("SAVEPOINT keys_insert")
-    try:
-        cur.execute(statement("keys_insert", on_conflict=sql.SQL("")), scope)
-        cur.execute("RELEASE SAVEPOINT keys_insert")
-    except psycopg2.errors.UniqueViolation:  # a line already lives elsewhere: it moved into the window
-        cur.execute("ROLLBACK TO SAVEPOINT keys_insert")
+    moved_in = chunk_keys.moved_in
+    if not chunk_keys.on:  # not written while streaming: the fast path now
+        cur.execute("SAVEPOINT keys_insert")
+        try:
+            cur.execute(statement("keys_insert", on_conflict=sql.SQL("")), scope)
+            cur.execute("RELEASE SAVEPOINT keys_insert")
+        except psycopg2.errors.UniqueViolation:  # a line already lives elsewhere: it moved into the window
+            cur.execute("ROLLBACK TO SAVEPOINT keys_insert")
+            moved_in = True
+    if moved_in:
         other |= _move_in(cur, run_id, scope)
         cur.execute(statement("keys_insert", on_conflict=sql.SQL("ON CONFLICT (retailer_id, transaction_id) DO NOTHING")),
                     scope)
