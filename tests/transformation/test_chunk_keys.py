@@ -55,6 +55,21 @@ def test_a_multi_chunk_first_load_writes_its_keys_while_streaming(warehouse):
     marts_agree(wh)
 
 
+def test_past_the_savepoint_cap_the_rest_of_the_keys_go_in_after_the_last_chunk(warehouse, monkeypatch):
+    """Each chunk insert is a subtransaction; a load takes at most MAX_CHUNK_INSERTS of them."""
+    from retail_pipeline.warehouse import exactly_once
+
+    monkeypatch.setattr(exactly_once, "MAX_CHUNK_INSERTS", 3)
+    wh, rows = warehouse, lines("NEW", ["2024-01-14", "2024-01-15"], 60)
+    ds = Steps(wh)
+    ds.save(streamed_load(rows, "first", pieces=6))
+    assert ds.names.count("keys: chunk") == 3  # two chunks, then the other four at once
+    assert ds.names.index("dim_product checks") > max(i for i, n in enumerate(ds.names) if n == "keys: chunk")
+    assert len(keys_of_retailer(wh)) == 60
+    assert_saved(wh, rows, "2024-01-14", "2024-01-15")
+    marts_agree(wh)
+
+
 def test_a_window_holding_facts_writes_its_keys_after_streaming(warehouse):
     """A rerun: checking each chunk against the window's facts would read them once per chunk."""
     wh, rows = warehouse, lines("NEW", ["2024-01-14", "2024-01-15"], 40)

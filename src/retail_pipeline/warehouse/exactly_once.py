@@ -89,6 +89,10 @@ MARK_TAIL_BLOCKS = 128
 # a load of frames (one chunk) does not push fact_sales_key's pages out of the cache (measured: a
 # 1 M-line load into a 1 M-key history took ~1 s longer with the TID Range Scan).
 FIRST = "(0,0)"
+# Each chunk insert is a subtransaction (its savepoint). A session caches 64 of them; past that,
+# every other session's snapshot looks the load's subtransactions up in pg_subtrans, slowing BI
+# queries while the load runs. So a load takes at most this many, the last one in `finish`.
+MAX_CHUNK_INSERTS = 48
 
 
 class ChunkKeys:
@@ -111,21 +115,37 @@ class ChunkKeys:
         self.on: bool = cur.fetchone()[0]
         self.moved_in = False
         self.after = {t.stage: FIRST for t in tables}  # ctid of each table's last row keyed
+        self.pending: dict[str, DayTable] = {}  # tables with rows not keyed yet
+        self.inserts = 0  # savepoints taken
         self.inserted = 0  # keys written while streaming
 
     @property
     def written(self) -> bool:
-        """Every line's key is in (nothing left for the post-stream insert)."""
+        """Every line's key is in, or will be by `finish` (nothing left for the post-stream insert)."""
         return self.on and not self.moved_in
 
     def insert(self, cur, touched: list[DayTable], step: Callable[[str], None]) -> None:
-        """The keys of the rows this chunk appended to `touched` (the day tables it wrote to)."""
-        if not self.written or not touched:
+        """The keys of the rows this chunk appended to `touched` (the day tables it wrote to); after
+        MAX_CHUNK_INSERTS chunks, the rest wait for `finish`."""
+        if self.written:
+            self.pending.update((t.stage, t) for t in touched)
+            if self.inserts < MAX_CHUNK_INSERTS - 1:
+                self._insert(cur, step)
+
+    def finish(self, cur, step: Callable[[str], None]) -> None:
+        """After the last chunk: the keys of the rows no chunk insert took."""
+        if self.written:
+            self._insert(cur, step)
+
+    def _insert(self, cur, step: Callable[[str], None]) -> None:
+        if not self.pending:
             return
+        touched = list(self.pending.values())
         selects = sql.SQL(" UNION ALL ").join(
             sql.SQL("SELECT retailer_id, transaction_id, product_id, date_id FROM {}{}").format(
                 sql.Identifier(t.stage), sql.SQL("") if self.after[t.stage] == FIRST else
                 sql.SQL(" WHERE ctid > {}::tid").format(sql.Literal(self.after[t.stage]))) for t in touched)
+        self.inserts += 1
         cur.execute("SAVEPOINT chunk_keys")
         try:
             cur.execute(statement("keys_chunk", selects=selects), self.scope)
@@ -136,6 +156,7 @@ class ChunkKeys:
             self.inserted += cur.rowcount
             for table in touched:
                 self.after[table.stage] = _last_row(cur, table.stage, self.after[table.stage])
+            self.pending.clear()
         cur.execute("RELEASE SAVEPOINT chunk_keys")
         step("keys: chunk")
 

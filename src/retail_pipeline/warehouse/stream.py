@@ -155,6 +155,7 @@ def stream_chunks(cur, chunks: Iterable[dict[str, Any]], *, days: list[date], ru
             del chunk, facts
     finally:
         incoming.close()  # stops the reading thread now, even on a failure
+    keys.finish(cur, step)
     out.staged_dims = [name for name, n in members.items() if n]
     for name in out.staged_dims:
         if members[name] > 1:
