@@ -3,6 +3,7 @@ filed as ingestion files it, what the loads removed, a day's volume drop, and th
 
 from __future__ import annotations
 
+import hashlib
 import json
 from contextlib import closing
 
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from retail_pipeline.pipelines.quality import nodes
+from retail_pipeline.pipelines.quality.id_checks import _compare
 from retail_pipeline.quality import failure
 from tests.fixtures.kedro_project import PROJECT_ROOT
 from tests.fixtures.kedro_project import RETAILERS as REGISTRY
@@ -28,14 +30,22 @@ def landed(raw, quarantine=()) -> pd.DataFrame:
     return pd.concat([ids(*raw).assign(zone="raw"), ids(*quarantine).assign(zone="quarantine")], ignore_index=True)
 
 
-def test_id_checksum_is_the_sql_one_and_ignores_order(pg_server):
+def day_checksum(values: list[str]) -> str:
+    """The check's checksum of one day's ids (counted by DuckDB, sql/quality/ids/by_day.sql)."""
+    _, summary, _ = _compare(ids(*[("2024-01-15", v) for v in values]), None, ("a", "b"), ["2024-01-15"], 0)
+    return summary[0]["a_checksum"]
+
+
+def test_the_id_checksum_is_the_sql_one_and_ignores_order(pg_server):
     values = ["ORD-20240115-000001", " spaced ", "Ünïcödé-✓", "", "x" * 300, "ORD-20240115-000001"]
     with closing(pg_server.connect()) as conn, conn.cursor() as cur:
         cur.execute("SELECT sum(('x' || left(md5(v), 15))::bit(60)::bigint) FROM unnest(%s::text[]) AS v",
                     (values,))
-        expected = int(cur.fetchone()[0])
-    assert nodes.id_checksum(values) == expected == nodes.id_checksum(list(reversed(values)))
-    assert nodes.id_checksum([]) == 0 and nodes.id_checksum(["a"]) != nodes.id_checksum(["b"])
+        expected = str(cur.fetchone()[0])
+    assert day_checksum(values) == expected == day_checksum(list(reversed(values)))
+    assert day_checksum([]) == "0" and day_checksum(["a"]) != day_checksum(["b"])
+    one = int(hashlib.md5(b"ORD-1").hexdigest()[:15], 16)
+    assert int(day_checksum(["ORD-1"] * 20_000)) == 20_000 * one > 2**63  # exact past 64 bits (a HUGEINT sum)
 
 
 def test_source_ids_are_trimmed_and_dated_as_ingestion_files_them():

@@ -16,13 +16,12 @@ day anywhere without moving the ids.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import duckdb
-import numpy as np
 import pandas as pd
 
 from retail_pipeline.run_window import parse_run_date, window_start, window_dates
@@ -31,21 +30,6 @@ from retail_pipeline.warehouse.sqlfiles import SqlFolder
 from .results import check_cfg, days_text, frame, result
 
 _ID_COLUMNS = ["sale_date", "transaction_id"]
-
-
-def id_checksum(ids: pd.Series | list[str]) -> int:
-    """Sum over rows of int(md5(id)[:15], 16): order-free, exact, equal to the SQL above."""
-    values = pd.Series(ids, dtype="str").fillna("")
-    if values.empty:
-        return 0
-    codes, uniques = pd.factorize(values)
-    hashed = np.array([int(hashlib.md5(u.encode("utf-8")).hexdigest()[:15], 16) for u in uniques],
-                      dtype=np.uint64)
-    per_row = hashed[codes]
-    # 60-bit values: sum the high and low 30 bits apart so no int64 sum can overflow.
-    high = int((per_row >> np.uint64(30)).astype(np.int64).sum())
-    low = int((per_row & np.uint64((1 << 30) - 1)).astype(np.int64).sum())
-    return (high << 30) + low
 
 
 # The re-read's rows are never stored: only their ids and dates leave `source_ids`.
@@ -102,24 +86,22 @@ def _side(ids: pd.DataFrame | None) -> pd.DataFrame:
     return pd.DataFrame({"sale_date": ids["sale_date"].astype("str"), "transaction_id": ids["transaction_id"].astype("str")})
 
 
-def _ids_db(folder: str) -> duckdb.DuckDBPyConnection:
-    """A DuckDB database file in `folder` (one thread, 256 MB of memory, the rest on disk): a big
-    day's ids are counted there, never as Python objects nor pandas groupbys."""
-    return duckdb.connect(f"{folder}/ids.duckdb", config={"threads": 1, "memory_limit": "256MB",
-                                                          "temp_directory": folder})
+@contextmanager
+def _ids_db() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB database file in a temp folder (one thread, 256 MB of memory, the rest on disk):
+    a big day's ids are counted there, never as Python objects nor pandas groupbys."""
+    with tempfile.TemporaryDirectory(prefix="dq-ids-") as folder, duckdb.connect(
+            f"{folder}/ids.duckdb", config={"threads": 1, "memory_limit": "256MB", "temp_directory": folder}) as con:
+        yield con
 
 
 def _compare(left: pd.DataFrame, right: pd.DataFrame, names: tuple[str, str],
              days: list[str], sample_size: int) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
     """Multisets of ids per day: (rows out of line, per-day summary, sample of differing ids)."""
-    with tempfile.TemporaryDirectory(prefix="dq-ids-") as folder:
-        con = _ids_db(folder)
-        try:
-            con.register("left_side", _side(left))
-            con.register("right_side", _side(right))
-            return _compare_sides(con, names, days, sample_size)
-        finally:
-            con.close()
+    with _ids_db() as con:
+        con.register("left_side", _side(left))
+        con.register("right_side", _side(right))
+        return _compare_sides(con, names, days, sample_size)
 
 
 def _compare_sides(con: duckdb.DuckDBPyConnection, names: tuple[str, str], days: list[str],
@@ -189,28 +171,24 @@ def check_warehouse_ids(warehouse_ids: pd.DataFrame | Iterable[pd.DataFrame], pa
     days = _window(run_date, lookback_days)
     landed = _by_retailer(frames, "__landed")
     out = []
-    with tempfile.TemporaryDirectory(prefix="dq-ids-") as folder:
-        con = _ids_db(folder)
-        try:
-            con.execute(_SQL.text("warehouse_create"))
-            for chunk in [warehouse_ids] if isinstance(warehouse_ids, pd.DataFrame) else warehouse_ids:
-                if len(chunk):
-                    con.register("chunk", chunk)
-                    con.execute(_SQL.text("warehouse_append"))
-                    con.unregister("chunk")
-            codes = set(landed) | {code for (code,) in con.execute("SELECT DISTINCT retailer_code FROM warehouse").fetchall()}
-            for code in sorted(c for c in codes if c is not None):
-                zone = landed.get(code)
-                con.register("left_side", _side(zone[zone["zone"] == "raw"] if zone is not None and len(zone) else None))
-                con.execute(_SQL.text("warehouse_side"), [code])
-                gap, summary, sample = _compare_sides(con, ("raw", "warehouse"), days, sample_size)
-                places = {(day, place): n for day, place, n in con.execute(_SQL.text("warehouse_places"), [code]).fetchall()}
-                for day in summary:
-                    day["fact_rows"] = int(places.get((day["sale_date"], "fact"), 0))
-                    day["warehouse_quarantine_rows"] = int(places.get((day["sale_date"], "warehouse_quarantine"), 0))
-                out.append(_warehouse_result(code, cfg, gap, summary, sample))
-        finally:
-            con.close()
+    with _ids_db() as con:
+        con.execute(_SQL.text("warehouse_create"))
+        for chunk in [warehouse_ids] if isinstance(warehouse_ids, pd.DataFrame) else warehouse_ids:
+            if len(chunk):
+                con.register("chunk", chunk)
+                con.execute(_SQL.text("warehouse_append"))
+                con.unregister("chunk")
+        codes = set(landed) | {code for (code,) in con.execute("SELECT DISTINCT retailer_code FROM warehouse").fetchall()}
+        for code in sorted(c for c in codes if c is not None):
+            zone = landed.get(code)
+            con.register("left_side", _side(zone[zone["zone"] == "raw"] if zone is not None and len(zone) else None))
+            con.execute(_SQL.text("warehouse_side"), [code])
+            gap, summary, sample = _compare_sides(con, ("raw", "warehouse"), days, sample_size)
+            places = {(day, place): n for day, place, n in con.execute(_SQL.text("warehouse_places"), [code]).fetchall()}
+            for day in summary:
+                day["fact_rows"] = int(places.get((day["sale_date"], "fact"), 0))
+                day["warehouse_quarantine_rows"] = int(places.get((day["sale_date"], "warehouse_quarantine"), 0))
+            out.append(_warehouse_result(code, cfg, gap, summary, sample))
     return frame(out)
 
 

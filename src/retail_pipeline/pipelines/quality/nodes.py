@@ -16,7 +16,7 @@ thresholds and severities come from ``parameters_quality.yml``.
 
 from __future__ import annotations
 
-from .id_checks import check_source_ids, check_warehouse_ids, id_checksum, source_ids
+from .id_checks import check_source_ids, check_warehouse_ids, source_ids
 from .load_checks import check_fact_changes, check_load_volume_drop
 from .reconciliation import (
     LOADED,
@@ -47,7 +47,7 @@ __all__ = [
     "check_business_rules", "check_completeness", "check_fact_changes", "check_fact_key_agreement",
     "check_freshness", "check_load_volume_drop", "check_product_versions", "check_quarantine_rate", "check_reconciliation",
     "check_referential_integrity", "check_source_ids", "check_uniqueness", "check_volume",
-    "check_warehouse_ids", "collect_manifests", "collect_zone_counts", "failed_checks", "id_checksum",
+    "check_warehouse_ids", "collect_manifests", "collect_zone_counts", "failed_checks",
     "manifest_after_ingestion", "quality_gate", "render_report", "result", "source_ids", "summarize",
     "summarize_zone",
 ]
