@@ -3,7 +3,8 @@
 After a transformation benchmark loaded a day, a fresh process does what the quality pipeline
 does with that day's zone files and warehouse ids (the source re-read needs the retailer APIs,
 which the transformation benchmark does not run): each retailer's `summarize_zone` over its raw
-zone read in chunks (`RawZoneChunksDataset`, as the catalog's `<code>.raw_sales`), then
+zone read in chunks (`RawZoneChunksDataset`, as the catalog's `<code>.raw_sales`), its ids saved
+chunk by chunk to files (`IdFilesDataset`, as the catalog's `dq_landed_ids_<code>`), then
 `dq_warehouse_ids_query` (read through a server-side cursor, as the catalog entry) and
 `check_warehouse_ids`. Figures: seconds, the process's peak RSS, and whether every retailer's raw
 ids are the warehouse's (the check passed: the accounting at the benchmark's scale).
@@ -52,20 +53,26 @@ def _child(raw_zone: str, url: str, results) -> None:
 
 
 def _check(raw_zone: str, url: str) -> tuple[float, float, bool]:
+    from retail_pipeline.datasets.id_files import IdFilesDataset
     from retail_pipeline.datasets.raw_chunks import RawZoneChunksDataset
     from retail_pipeline.datasets.warehouse_query import WarehouseQueryDataset
     from retail_pipeline.pipelines.quality.nodes import check_warehouse_ids, summarize_zone
 
-    catalog = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog_quality.yml").read_text())["dq_warehouse_ids_query"]
+    catalog = yaml.safe_load((PROJECT_ROOT / "conf/base/catalog_quality.yml").read_text())
     params = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_quality.yml").read_text())["quality"]
     day = DAY.isoformat()
     start = time.perf_counter()
-    landed = {}
+    landed, files = {}, []  # the id files live as long as their datasets (the catalog's, in a run)
     for code in CODES:
         raw = RawZoneChunksDataset(root=raw_zone, retailer=code, window_start=day, window_end=day).load()
-        landed[f"{code}__landed"] = summarize_zone(raw, None)[1]
-    warehouse_ids = WarehouseQueryDataset(filepath=catalog["filepath"], credentials={"con": url},
+        ids = IdFilesDataset(columns=catalog["dq_landed_ids_{retailer}"]["columns"])
+        for _, chunk_ids in summarize_zone(raw, None):  # as the runner saves a generator node's outputs
+            ids.save(chunk_ids)
+        files.append(ids)
+        landed[f"{code}__landed"] = ids.load()
+    query = catalog["dq_warehouse_ids_query"]
+    warehouse_ids = WarehouseQueryDataset(filepath=query["filepath"], credentials={"con": url},
                                           params={"run_date": day, "window_start": day},
-                                          chunk_rows=catalog["chunk_rows"]).load()
+                                          chunk_rows=query["chunk_rows"]).load()
     results = check_warehouse_ids(warehouse_ids, params, day, 0, **landed)
     return time.perf_counter() - start, own_peak_rss_mb(), bool(results["passed"].all())

@@ -3,7 +3,8 @@
 Parameters come from the project's own configuration (conf/base, read with the project's config
 loader and resolvers), looked up the way Kedro does it (`params:a.b` is the key `b` of `a`), so
 a pipeline test exercises the same wiring `kedro run` does; datasets are MemoryDatasets holding
-the frames a test gives. No server, no file.
+the frames a test gives, except the datasets a generator node appends to, which are the
+catalog's (the quality pipeline's id files, in a temp folder). No server.
 """
 
 from __future__ import annotations
@@ -38,6 +39,31 @@ def conf_parameters(run_date: str = RUN_DATE, ingested_at: str = INGESTED_AT) ->
 
 
 @cache
+def conf_catalog() -> dict[str, Any]:
+    """The project's catalog entries (conf/base), as the config loader reads them."""
+    from retail_pipeline import settings
+
+    loader = settings.CONFIG_LOADER_CLASS(conf_source=str(PROJECT_ROOT / "conf"), env="base",
+                                          **settings.CONFIG_LOADER_ARGS)
+    return {name: entry for name, entry in loader["catalog"].items() if not name.startswith("_")}
+
+
+def appended_datasets(pipeline: Pipeline) -> dict[str, Any]:
+    """The pipeline's datasets that the catalog declares as IdFilesDataset (matched by its
+    factory patterns), as the catalog makes them."""
+    from parse import parse
+
+    from retail_pipeline.datasets.id_files import IdFilesDataset
+
+    datasets = {}
+    for name in pipeline.datasets():
+        for pattern, entry in conf_catalog().items():
+            if entry.get("type", "").endswith(".IdFilesDataset") and (pattern == name or parse(pattern, name)):
+                datasets[name] = IdFilesDataset(columns=entry["columns"])
+    return datasets
+
+
+@cache
 def project_pipeline(name: str) -> Pipeline:
     """The project's pipeline `name` (ingestion, transformation, quality), built once: building
     reads the retailer registry from conf/."""
@@ -69,6 +95,7 @@ def run(pipeline: Pipeline, data: dict[str, Any], run_date: str = RUN_DATE,
                                  f"data the pipeline does not read: {sorted(set(data) - inputs)}")
     datasets = {name: MemoryDataset(value) for name, value in data.items()}
     datasets |= {name: MemoryDataset(parameter(conf, name)) for name in pipeline.inputs() if name.startswith("params:")}
+    datasets |= appended_datasets(pipeline)
     outputs = SequentialRunner().run(pipeline, DataCatalog(datasets))
     return {name: dataset.load() for name, dataset in outputs.items()}
 

@@ -77,6 +77,6 @@ def test_datasets_are_grouped_in_layers(viz_build):
     assert layer_of["retailer_2.quarantined_sales"] == "raw"
     assert layer_of["retailer_1.staged_sales"] == "intermediate"
     assert layer_of["retailer_3.warehouse_quarantine_rows"] == "intermediate"
-    assert layer_of["dq_zone_ids_retailer_2"] == "intermediate"
+    assert layer_of["dq_landed_ids_retailer_2"] == "intermediate"
     assert layer_of["retailer_2.warehouse_star_schema"] == "primary"
     assert layer_of["dq_report"] == "reporting"

@@ -38,6 +38,12 @@ def zone_rows() -> list[dict]:
     return rows
 
 
+def summarize(raw, quarantine) -> tuple[dict, pd.DataFrame]:
+    """The generator node drained: (the last counts, every chunk's ids)."""
+    parts = list(nodes.summarize_zone(raw, quarantine))
+    return parts[-1][0], pd.concat([ids for _, ids in parts], ignore_index=True)
+
+
 def by_id(frame: pd.DataFrame) -> list[tuple]:
     return sorted(map(tuple, frame[["sale_date", "transaction_id", "zone"]].astype(str).to_numpy()))
 
@@ -45,11 +51,10 @@ def by_id(frame: pd.DataFrame) -> list[tuple]:
 def test_the_zone_summary_read_in_chunks_is_the_whole_window_one(tmp_path):
     RawZone(tmp_path).write(zone_rows())
     quarantine = pd.DataFrame([sale(CODE, "BAD-1", "SKU-1", "2024-01-15", quantity=0)])
-    whole_days, whole_ids = nodes.summarize_zone(RawZoneDataset(root=str(tmp_path), zone="raw", **WINDOW).load(),
-                                                 quarantine)
+    whole_days, whole_ids = summarize(RawZoneDataset(root=str(tmp_path), zone="raw", **WINDOW).load(), quarantine)
     for chunk_rows in (1, 7, 1000):
         chunks = RawZoneChunksDataset(root=str(tmp_path), chunk_rows=chunk_rows, **WINDOW).load()
-        days, ids = nodes.summarize_zone(chunks, quarantine)
+        days, ids = summarize(chunks, quarantine)
         assert days == whole_days
         assert by_id(ids) == by_id(whole_ids)
     assert sum(d["raw_rows"] for d in whole_days.values()) == 40
@@ -64,7 +69,7 @@ def test_an_amount_with_more_than_cents_is_summed_as_money_row_by_row(tmp_path):
             sale(CODE, "T-3", "SKU-1", "2024-01-14", quantity=2, unit_price=5.0)]
     rows[0]["total_amount"] = 1.015  # not valid money: kept as it is; money() makes it 1.02 (x100 rounds to 101)
     RawZone(tmp_path).write(rows)
-    days, _ = nodes.summarize_zone(RawZoneChunksDataset(root=str(tmp_path), chunk_rows=1, **WINDOW).load(), None)
+    days, _ = summarize(RawZoneChunksDataset(root=str(tmp_path), chunk_rows=1, **WINDOW).load(), None)
     assert days["2024-01-15"]["raw_amount"] == money(1.015) + Decimal("10.00") == Decimal("11.02")
     assert str(days["2024-01-14"]["raw_amount"]) == "10.00"  # summed in cents, still money to the cent
 

@@ -57,7 +57,7 @@ def test_source_ids_are_trimmed_and_dated_as_ingestion_files_them():
         "quantity": 1, "price": 1.0, "total": 1.0, "discount_percentage": 0.0,
         "source_page": 1, "source_record": "{}",
     })
-    out = nodes.source_ids(served, RETAILER_1, RUN_DATE, 3)
+    out = pd.concat(nodes.source_ids(served, RETAILER_1, RUN_DATE, 3))  # a generator node
     # outside the window or without a date: filed on the run date (in quarantine), as ingestion does
     assert list(zip(out["sale_date"], out["transaction_id"])) == [
         ("2024-01-14", "ORD-1"), ("2024-01-15", "ORD-2"), ("2024-01-15", "ORD-3"), ("2024-01-15", "ORD-4"),

@@ -75,7 +75,7 @@ def test_source_reread_reads_the_registry_entry_ids_and_local_days():
         "unit_price_cents": 100, "line_total_cents": 100, "source_page": 1, "source_record": "{}",
     })
     served.attrs["extraction"] = {"retailer_code": "retailer_4"}
-    out = nodes.source_ids(served, REGISTRY["retailer_4"], "2024-01-15", 3)
+    out = pd.concat(nodes.source_ids(served, REGISTRY["retailer_4"], "2024-01-15", 3))  # a generator node
     assert list(zip(out["sale_date"], out["transaction_id"])) == [
         ("2024-01-14", "WEB-1-1"), ("2024-01-14", "WEB-1-2"), ("2024-01-15", "WEB-2-1"),
         ("2024-01-15", "WEB-3-1"), ("2024-01-15", "WEB-4-1")]

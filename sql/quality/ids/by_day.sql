@@ -1,4 +1,4 @@
--- DuckDB, over the two sides' ids (registered frames `left_side`, `right_side`: sale_date,
+-- DuckDB, over the two sides' ids (views `left_side`, `right_side`: sale_date,
 -- transaction_id): rows and the id checksum per side and day. The checksum is the sum of the
 -- first 60 bits of md5(id) as an integer (exact: the sum is a HUGEINT), the number PostgreSQL
 -- gives for sum(('x' || left(md5(transaction_id), 15))::bit(60)::bigint). A missing id counts as ''.

@@ -1,4 +1,4 @@
--- DuckDB, over the two sides' ids (registered frames `left_side`, `right_side`: sale_date,
+-- DuckDB, over the two sides' ids (views `left_side`, `right_side`: sale_date,
 -- transaction_id): every (day, id) whose count differs between the sides, with both counts
 -- (a = left, b = right). A missing id counts as ''.
 CREATE OR REPLACE TEMP TABLE differing AS

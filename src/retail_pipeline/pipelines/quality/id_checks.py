@@ -12,6 +12,10 @@ Each day also gets a checksum of its ids: the sum over rows of the first 60 bits
 an integer, the same number PostgreSQL gives for
 ``sum(('x' || left(md5(transaction_id), 15))::bit(60)::bigint)``, so an operator can compare a
 day anywhere without moving the ids.
+
+The ids come as frames or, in a run, as the Arrow datasets of `IdFilesDataset` (files written
+chunk by chunk by the generator nodes `source_ids` and `summarize_zone`); DuckDB counts them
+(`_ids_db`), so no side of a big day is ever held in memory whole.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow.dataset as ds
 
 from retail_pipeline.run_window import parse_run_date, window_start, window_dates
 from retail_pipeline.warehouse.sqlfiles import SqlFolder
@@ -37,32 +42,33 @@ _REREAD_INGESTED_AT = "1970-01-01T00:00:00Z"
 
 
 def source_ids(api_sales: Any, retailer: dict[str, Any], run_date: str,
-               lookback_days: Any, ingested: Any = None) -> pd.DataFrame:
+               lookback_days: Any, ingested: Any = None) -> Iterator[pd.DataFrame | dict[str, int]]:
     """The ids a retailer's API serves for the window, per day, as ingestion would file them.
 
     Uses ingestion's `normalize_sales` with the retailer's registry entry (field mapping,
     composite ids, trimming, timestamps and local dates), then its partition rule: a row dated
-    outside the window, or not dated at all, is filed on the run date (in quarantine). Returns
-    a frame (sale_date, transaction_id); a missing id is ''. `api_sales` is the whole window or
-    the stream of its chunks (only the ids are kept). `ingested` (the run's manifests,
-    read after the warehouse load) is only an input so that the source is read again after
-    the ingestion and the load, never before them.
+    outside the window, or not dated at all, is filed on the run date (in quarantine). A
+    generator node: yields a frame (sale_date, transaction_id) per chunk of the source, a
+    missing id being '', which the catalog appends to files (IdFilesDataset); and
+    {"begin": n} when the source is walked again (what the earlier walk gave is void).
+    `api_sales` is the whole window or the stream of its chunks. `ingested` (the run's
+    manifests, read after the warehouse load) is only an input so that the source is read again
+    after the ingestion and the load, never before them.
     """
     end = parse_run_date(run_date)
     days = [d.isoformat() for d in window_dates(window_start(end.isoformat(), lookback_days), end)]
     if isinstance(api_sales, pd.DataFrame):
-        return _source_ids(api_sales, retailer, days, end.isoformat())
+        yield _source_ids(api_sales, retailer, days, end.isoformat())
+        return
     from retail_pipeline.extraction.stream import Attempt, Extracted
 
-    parts: list[pd.DataFrame] = []
+    # an empty first part: a source that sends nothing still leaves an (empty) set of ids
+    yield pd.DataFrame({"sale_date": pd.Series([], dtype=object), "transaction_id": pd.Series([], dtype=object)})
     for event in api_sales:  # a stream of chunks (RetailerApiDataset with chunk_rows)
         if isinstance(event, Attempt):
-            parts = []  # a repeated walk: what the earlier one gave is void
+            yield {"begin": event.number}
         elif not isinstance(event, Extracted):
-            parts.append(_source_ids(event, retailer, days, end.isoformat()))
-    if not parts:
-        return pd.DataFrame({"sale_date": pd.Series([], dtype=object), "transaction_id": pd.Series([], dtype=object)})
-    return pd.concat(parts, ignore_index=True)
+            yield _source_ids(event, retailer, days, end.isoformat())
 
 
 def _source_ids(api_sales: pd.DataFrame, retailer: dict[str, Any], days: list[str], run_date: str) -> pd.DataFrame:
@@ -79,11 +85,30 @@ def _source_ids(api_sales: pd.DataFrame, retailer: dict[str, Any], days: list[st
 _SQL = SqlFolder("quality/ids", "The quality id checks'")
 
 
+def _register(con: duckdb.DuckDBPyConnection, side: str, ids: Any, zone: str | None = None) -> None:
+    """The view `side` (sale_date, transaction_id as text) over one side's ids, with `zone` only
+    that zone's rows. The Parquet files of an IdFilesDataset are read by DuckDB's own reader, in
+    batches (through Arrow's scanner the same check of 10 M ids peaked at ~1.8x the memory); a
+    frame is registered as it is."""
+    if isinstance(ids, ds.FileSystemDataset) and ids.files:
+        con.execute(f"SET VARIABLE {side}_files = ?", [ids.files])
+        source = f"read_parquet(getvariable('{side}_files'))"
+    else:
+        frame = ids if isinstance(ids, pd.DataFrame) and len(ids) else None
+        if frame is not None and zone is not None:
+            frame = frame[frame["zone"] == zone]
+        con.register(f"{side}_input", _side(frame))
+        source, zone = f"{side}_input", None
+    con.execute(f"SET VARIABLE {side}_zone = ?", [zone])
+    where = "" if zone is None else f" WHERE zone = getvariable('{side}_zone')"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {side} AS SELECT sale_date, transaction_id FROM {source}{where}")
+
+
 def _side(ids: pd.DataFrame | None) -> pd.DataFrame:
-    """(sale_date, transaction_id) as text columns, whatever the frame held (empty: no rows)."""
-    if ids is None or len(ids) == 0:
+    """(sale_date, transaction_id) as text columns, whatever the frame held (None: no rows)."""
+    if ids is None or not len(ids):
         return pd.DataFrame({c: pd.Series([], dtype="str") for c in _ID_COLUMNS})
-    return pd.DataFrame({"sale_date": ids["sale_date"].astype("str"), "transaction_id": ids["transaction_id"].astype("str")})
+    return pd.DataFrame({c: ids[c].astype("str") for c in _ID_COLUMNS})
 
 
 @contextmanager
@@ -99,8 +124,8 @@ def _compare(left: pd.DataFrame, right: pd.DataFrame, names: tuple[str, str],
              days: list[str], sample_size: int) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
     """Multisets of ids per day: (rows out of line, per-day summary, sample of differing ids)."""
     with _ids_db() as con:
-        con.register("left_side", _side(left))
-        con.register("right_side", _side(right))
+        _register(con, "left_side", left)
+        _register(con, "right_side", right)
         return _compare_sides(con, names, days, sample_size)
 
 
@@ -132,20 +157,17 @@ def _by_retailer(frames: dict[str, Any], suffix: str) -> dict[str, Any]:
     return {name[: -len(suffix)]: value for name, value in frames.items() if name.endswith(suffix)}
 
 
-def check_source_ids(params: dict[str, Any], run_date: str, lookback_days: Any,
-                     **frames: pd.DataFrame) -> pd.DataFrame:
+def check_source_ids(params: dict[str, Any], run_date: str, lookback_days: Any, **frames: Any) -> pd.DataFrame:
     """Per retailer: ids served by the source (inputs `<code>__served`, see `source_ids`) vs ids
-    in its raw + quarantine files (`<code>__landed`, see `reconciliation.summarize_zone`)."""
+    in its raw + quarantine files (`<code>__landed`, see `reconciliation.summarize_zone`); each a
+    frame or an Arrow dataset (`_register`)."""
     cfg = check_cfg(params, "reconciliation_source_ids")
     sample_size = int(params.get("sample_size", 10))
     days = _window(run_date, lookback_days)
     served, landed = _by_retailer(frames, "__served"), _by_retailer(frames, "__landed")
     out = []
     for code in sorted(set(served) | set(landed)):
-        zone = landed.get(code)
-        zone = zone[_ID_COLUMNS] if zone is not None and len(zone) else pd.DataFrame(columns=_ID_COLUMNS)
-        gap, summary, sample = _compare(served.get(code, pd.DataFrame(columns=_ID_COLUMNS)), zone,
-                                        ("served", "landed"), days, sample_size)
+        gap, summary, sample = _compare(served.get(code), landed.get(code), ("served", "landed"), days, sample_size)
         bad = [d for d in summary if d["served_not_landed"] or d["landed_not_served"]]
         if not bad:
             message = (f"{code}: the ids the source serves are the ids in the raw + quarantine files "
@@ -162,7 +184,7 @@ def check_source_ids(params: dict[str, Any], run_date: str, lookback_days: Any,
 
 
 def check_warehouse_ids(warehouse_ids: pd.DataFrame | Iterable[pd.DataFrame], params: dict[str, Any],
-                        run_date: str, lookback_days: Any, **frames: pd.DataFrame) -> pd.DataFrame:
+                        run_date: str, lookback_days: Any, **frames: Any) -> pd.DataFrame:
     """Per retailer: ids of the raw zone files (`<code>__landed`, zone 'raw') vs the ids of the
     fact lines + warehouse-quarantined rows of each window day. `warehouse_ids` is the query's
     result, or its chunks (a big day: appended to a DuckDB file, never held whole)."""
@@ -180,9 +202,9 @@ def check_warehouse_ids(warehouse_ids: pd.DataFrame | Iterable[pd.DataFrame], pa
                 con.unregister("chunk")
         codes = set(landed) | {code for (code,) in con.execute("SELECT DISTINCT retailer_code FROM warehouse").fetchall()}
         for code in sorted(c for c in codes if c is not None):
-            zone = landed.get(code)
-            con.register("left_side", _side(zone[zone["zone"] == "raw"] if zone is not None and len(zone) else None))
-            con.execute(_SQL.text("warehouse_side"), [code])
+            _register(con, "left_side", landed.get(code), zone="raw")
+            con.execute("SET VARIABLE code = ?", [code])
+            con.execute(_SQL.text("warehouse_side"))
             gap, summary, sample = _compare_sides(con, ("raw", "warehouse"), days, sample_size)
             places = {(day, place): n for day, place, n in con.execute(_SQL.text("warehouse_places"), [code]).fetchall()}
             for day in summary:

@@ -8,7 +8,7 @@ the retailer's own datasets from catalog_ingestion.yml: `<code>.dq_summarize_zon
 (`.ingestion_manifest`) and `<code>.dq_reread_source` (`.source_reread`, the source read again:
 `.api_sales` without keeping its pages, with its registry entry `params:retailers.<code>`).
 Only their outputs leave the namespace, under undotted names (`dq_zone_counts_<code>`,
-`dq_zone_ids_<code>`, `dq_manifest_<code>`, `dq_source_ids_<code>`) that the global checks
+`dq_landed_ids_<code>`, `dq_manifest_<code>`, `dq_served_ids_<code>`) that the global checks
 read: no node reads another namespace's dataset.
 Global inputs: the warehouse queries (`dq_*_query`, SQL files in sql/quality/). Each
 retailer's load, `<code>.warehouse_star_schema` (reading it returns its last load audit), is read
@@ -37,18 +37,18 @@ def _retailer_template() -> Pipeline:
     (`warehouse_star_schema` of the namespace: its last load audit) and hands its row count out
     as `dq_loaded_<code>`, which the global checks that read the warehouse take (inputs
     `<code>__loaded`), so they wait for every retailer's load. Nothing else here takes it: the
-    load's layer (primary) must not lead back to the intermediate dq_zone_ids / dq_source_ids.
+    load's layer (primary) must not lead back to the intermediate dq_landed_ids / dq_served_ids.
     """
     return Pipeline([
         Node(nodes.after_load, "warehouse_star_schema", "dq_loaded", name="dq_after_load"),
         Node(nodes.summarize_zone, ["raw_sales", "quarantined_sales"],
-             ["dq_zone_counts", "dq_zone_ids"], name="dq_summarize_zone"),
+             ["dq_zone_counts", "dq_landed_ids"], name="dq_summarize_zone"),
         Node(nodes.manifest_after_ingestion,
              {"manifest": "ingestion_manifest", "ingested": "dq_zone_counts"},
              "dq_manifest", name="dq_read_manifest"),
         Node(nodes.source_ids,
              {"api_sales": "source_reread", "retailer": "params:retailer", **WINDOW, "ingested": "dq_manifest"},
-             "dq_source_ids", name="dq_reread_source"),
+             "dq_served_ids", name="dq_reread_source"),
     ])
 
 
@@ -60,7 +60,7 @@ def _per_retailer(code: str, template: Pipeline) -> Pipeline:
         template,
         namespace=code,
         outputs={name: f"{name}_{code}" for name in
-                 ("dq_zone_counts", "dq_zone_ids", "dq_manifest", "dq_source_ids", "dq_loaded")},
+                 ("dq_zone_counts", "dq_landed_ids", "dq_manifest", "dq_served_ids", "dq_loaded")},
         parameters={"params:retailer": f"params:retailers.{code}", **{p: p for p in WINDOW.values()}},
     )
 
@@ -77,8 +77,8 @@ CHECKS = ["volume", "completeness", "business_rules", "uniqueness", "fact_key_ag
 
 def create_pipeline(**kwargs) -> Pipeline:
     codes = retailer_codes()
-    landed = {f"{code}__landed": f"dq_zone_ids_{code}" for code in codes}
-    served = {f"{code}__served": f"dq_source_ids_{code}" for code in codes}
+    landed = {f"{code}__landed": f"dq_landed_ids_{code}" for code in codes}
+    served = {f"{code}__served": f"dq_served_ids_{code}" for code in codes}
     loaded = {f"{code}{nodes.LOADED}": f"dq_loaded_{code}" for code in codes}  # order only
     template = _retailer_template()
     per_retailer = sum((_per_retailer(code, template) for code in codes), Pipeline([]))

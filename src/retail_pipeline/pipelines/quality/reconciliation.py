@@ -12,16 +12,16 @@ The ids behind those counts are compared in `id_checks.py`.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from .results import check_cfg, frame, money, result, retailers
 
-ZONES = ["raw", "quarantine"]
 EMPTY_DAY = {"raw_rows": 0, "raw_amount": Decimal("0"), "quarantined_rows": 0}
 
 
@@ -62,13 +62,9 @@ def collect_manifests(last_load: pd.DataFrame | None = None, **manifests: Any) -
 
 
 def _ids(part: pd.DataFrame, dates: pd.Series, zone: str) -> pd.DataFrame:
-    """(sale_date, transaction_id, zone) of zone rows; a missing id is '' (as in the accounting).
-    Text columns stay pandas' Arrow-backed `str` (no Python object per row)."""
-    ids = part["transaction_id"].astype("str").fillna("")
-    # copied: a column of a chunk that DuckDB handed over through Arrow keeps the whole chunk alive
-    ids = pa.concat_arrays(pa.chunked_array(ids).chunks)
-    zones = pd.Categorical.from_codes(np.full(len(part), ZONES.index(zone), dtype="int8"), categories=ZONES)
-    return pd.DataFrame({"sale_date": dates.array, "transaction_id": ids, "zone": zones})
+    """(sale_date, transaction_id, zone) of zone rows; a missing id is '' (as in the accounting)."""
+    return pd.DataFrame({"sale_date": dates.array, "transaction_id": part["transaction_id"].astype("str").fillna("").array,
+                         "zone": zone})
 
 
 def _cents(amounts: pd.Series) -> pd.Series | None:
@@ -88,25 +84,28 @@ def _chunks(zone: Any):
     return [zone] if isinstance(zone, pd.DataFrame) else zone
 
 
-def summarize_zone(raw: Any, quarantine: pd.DataFrame | None) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
+def summarize_zone(raw: Any, quarantine: pd.DataFrame | None) -> Iterator[tuple[dict[str, dict[str, Any]], pd.DataFrame]]:
     """One retailer's window in the raw and quarantine zone files, as counted and as ids.
 
-    Returns {sale_date: {raw_rows, raw_amount, quarantined_rows}} (what the files hold, so
-    reconciliation compares files, not the manifest with itself) and the ids of the files'
-    records: a frame (sale_date, transaction_id, zone 'raw' | 'quarantine'). The raw zone, loaded
-    lazily (RawChunks), is read one chunk at a time: only the ids of a big day are kept.
+    A generator node: per chunk read (the raw zone, loaded lazily as RawChunks, one chunk at a
+    time), yields (the counts so far, that chunk's ids). The counts are {sale_date: {raw_rows,
+    raw_amount, quarantined_rows}} (what the files hold, so reconciliation compares files, not
+    the manifest with itself); the last yield's are the window's. The ids are a frame
+    (sale_date, transaction_id, zone 'raw' | 'quarantine'), which the catalog appends to files
+    (IdFilesDataset): a big day's ids are never held whole.
     """
     days: dict[str, dict[str, Any]] = {}
-    parts = []
+    read = False
     for zone, chunks in (("raw", _chunks(raw)), ("quarantine", _chunks(quarantine))):
         for part in chunks:
             if not len(part):
                 continue
             dates = part["sale_date"].astype("str").str[:10]
-            parts.append(_ids(part, dates, zone))
+            ids, read = _ids(part, dates, zone), True
             if zone == "quarantine":
                 for day, rows in dates.value_counts().items():
                     days.setdefault(day, dict(EMPTY_DAY))["quarantined_rows"] += int(rows)
+                yield copy.deepcopy(days), ids
                 continue
             cents = _cents(part["total_amount"])
             if cents is not None:
@@ -117,10 +116,10 @@ def summarize_zone(raw: Any, quarantine: pd.DataFrame | None) -> tuple[dict[str,
                 entry = days.setdefault(day, dict(EMPTY_DAY))
                 entry["raw_rows"] += int(rows)
                 entry["raw_amount"] += amounts[day]
-    if not parts:
+            yield copy.deepcopy(days), ids
+    if not read:  # no rows in the window's files: its (empty) counts and ids all the same
         empty = pd.Series([], dtype="str")
-        return days, pd.DataFrame({"sale_date": empty, "transaction_id": empty, "zone": empty})
-    return days, pd.concat(parts, ignore_index=True)
+        yield {}, pd.DataFrame({"sale_date": empty, "transaction_id": empty, "zone": empty})
 
 
 def collect_zone_counts(**counts: dict[str, dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:

@@ -1,0 +1,67 @@
+"""`IdFilesDataset`: a window's transaction ids handed from one quality node to another on disk.
+
+The quality pipeline compares the ids of the zone files, the source and the warehouse. A big
+day's ids held in memory between nodes grew the run with the day (~50 bytes a row); here the
+node that reads them (a generator node) saves them chunk by chunk, each chunk one Parquet file
+in a folder of this dataset's own, and `load()` returns a `pyarrow.dataset.Dataset` over those
+files, which the id checks hand to DuckDB to scan in batches. Nothing is read at load.
+
+`save({"begin": n})` voids what was saved (the source was walked again: the earlier walk's ids
+are not the window's), as the raw zone's saves do. The folder is a temporary one, removed when
+the dataset is (the ids are an intermediate of one run; the check results keep the findings):
+a loaded Arrow dataset reads its files only while its IdFilesDataset lives, as the catalog
+keeps it for the run.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from kedro.io import AbstractDataset
+from kedro.io.core import DatasetError
+
+
+class IdFilesDataset(AbstractDataset[pd.DataFrame | dict, ds.Dataset]):
+    """Text columns `columns`, appended one Parquet file per saved frame; see the module docstring."""
+
+    def __init__(self, columns: list[str], metadata: dict[str, Any] | None = None) -> None:
+        self.schema = pa.schema([(name, pa.string()) for name in columns])
+        self.metadata = metadata
+        self._folder = Path(tempfile.mkdtemp(prefix="dq-ids-"))
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._folder, True)
+        self._files: list[Path] | None = None  # None: nothing saved yet
+
+    def _save(self, data: pd.DataFrame | dict) -> None:
+        if isinstance(data, dict):
+            if set(data) != {"begin"}:
+                raise DatasetError(f"IdFilesDataset saves frames or {{'begin': n}}, not keys {sorted(data)}")
+            for path in self._files or []:
+                path.unlink()
+            self._files = []
+            return
+        missing = [name for name in self.schema.names if name not in data.columns]
+        if missing:
+            raise DatasetError(f"IdFilesDataset: the frame has no column(s) {', '.join(missing)}")
+        self._files = self._files or []
+        if not len(data):
+            return
+        table = pa.table({name: pa.array(data[name].astype("str"), type=pa.string()) for name in self.schema.names})
+        path = self._folder / f"part-{len(self._files):06d}.parquet"
+        pq.write_table(table, path, compression="zstd")
+        self._files.append(path)
+
+    def _load(self) -> ds.Dataset:
+        if self._files is None:
+            raise DatasetError("IdFilesDataset: nothing was saved in this run yet")
+        return ds.dataset([str(path) for path in self._files], format="parquet", schema=self.schema)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"columns": self.schema.names, "folder": str(self._folder)}
