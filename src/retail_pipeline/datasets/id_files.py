@@ -4,7 +4,7 @@ The quality pipeline compares the ids of the zone files, the source and the ware
 day's ids held in memory between nodes grew the run with the day (~50 bytes a row); here the
 node that reads them (a generator node) saves them chunk by chunk, each chunk one Parquet file
 in a folder of this dataset's own, and `load()` returns a `pyarrow.dataset.Dataset` over those
-files, which the id checks hand to DuckDB to scan in batches. Nothing is read at load.
+files, whose files the id checks have DuckDB read in batches. Nothing is read at load.
 
 `save({"begin": n})` voids what was saved (the source was walked again: the earlier walk's ids
 are not the window's), as the raw zone's saves do. The folder is a temporary one, removed when
@@ -31,6 +31,8 @@ from kedro.io.core import DatasetError
 
 class IdFilesDataset(AbstractDataset[pd.DataFrame | dict, ds.Dataset]):
     """Text columns `columns`, appended one Parquet file per saved frame; see the module docstring."""
+
+    _EPHEMERAL = True  # of this run only: Kedro does not offer to resume a later run from it
 
     def __init__(self, columns: list[str], metadata: dict[str, Any] | None = None) -> None:
         self.schema = pa.schema([(name, pa.string()) for name in columns])
