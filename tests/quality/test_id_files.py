@@ -5,6 +5,8 @@ over frames (the memory figure: `python -m benchmarks transform`, quality_ids_pe
 from __future__ import annotations
 
 import gc
+import tempfile
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -32,9 +34,12 @@ def rows(dataset: IdFilesDataset) -> list[tuple]:
 
 
 def test_id_files_append_each_frame_and_begin_voids_the_earlier_walk():
+    before = set(Path(tempfile.gettempdir()).glob("dq-ids-*"))
     ids = IdFilesDataset(columns=COLUMNS)
     with pytest.raises(DatasetError, match="nothing was saved"):
         ids.load()
+    ids.save(frame())
+    assert set(Path(tempfile.gettempdir()).glob("dq-ids-*")) == before  # no folder until there are ids
     ids.save(frame(("2024-01-15", "A")))
     ids.save(frame(("2024-01-15", "B"), ("2024-01-14", None)))
     assert rows(ids) == [("2024-01-14", None), ("2024-01-15", "A"), ("2024-01-15", "B")]

@@ -37,9 +37,14 @@ class IdFilesDataset(AbstractDataset[pd.DataFrame | dict, ds.Dataset]):
     def __init__(self, columns: list[str], metadata: dict[str, Any] | None = None) -> None:
         self.schema = pa.schema([(name, pa.string()) for name in columns])
         self.metadata = metadata
-        self._folder = Path(tempfile.mkdtemp(prefix="dq-ids-"))
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self._folder, True)
-        self._files: list[Path] | None = None  # None: nothing saved yet
+        self._folder: Path | None = None  # made at the first save: a catalog built for `kedro viz`
+        self._files: list[Path] | None = None  # or a notebook, never saved to, leaves nothing behind
+
+    def _new_file(self) -> Path:
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="dq-ids-"))
+            weakref.finalize(self, shutil.rmtree, self._folder, True)
+        return self._folder / f"part-{len(self._files):06d}.parquet"
 
     def _save(self, data: pd.DataFrame | dict) -> None:
         if isinstance(data, dict):
@@ -56,7 +61,7 @@ class IdFilesDataset(AbstractDataset[pd.DataFrame | dict, ds.Dataset]):
         if not len(data):
             return
         table = pa.table({name: pa.array(data[name].astype("str"), type=pa.string()) for name in self.schema.names})
-        path = self._folder / f"part-{len(self._files):06d}.parquet"
+        path = self._new_file()
         pq.write_table(table, path, compression="zstd")
         self._files.append(path)
 
@@ -66,4 +71,4 @@ class IdFilesDataset(AbstractDataset[pd.DataFrame | dict, ds.Dataset]):
         return ds.dataset([str(path) for path in self._files], format="parquet", schema=self.schema)
 
     def _describe(self) -> dict[str, Any]:
-        return {"columns": self.schema.names, "folder": str(self._folder)}
+        return {"columns": self.schema.names, "folder": str(self._folder) if self._folder else None}
