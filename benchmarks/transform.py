@@ -40,8 +40,9 @@ Figures:
 - load_step_<step>_s: the empty-warehouse save's step times (PostgresStarSchemaDataset.timings)
   grouped: copy (facts and dimension members), index, checks (dimension members), keys
   (exactly once), dims (dimension writes), marts, attach (with its foreign-key validation),
-  commit; load_history_step_<step>_s the same for the save into history. nodes_s: the two
-  nodes computing the load's frames in memory.
+  commit, setup (the day and staging tables before the first chunk), wait (the server idle
+  while the client builds the next chunk); load_history_step_<step>_s the same for the save
+  into history. nodes_s: the two nodes computing the load's frames in memory.
 
 Defaults keep `make bench` short: a 1,000,000-fact history over 10 days (`history_rows`);
 `--full` (benchmarks/__main__.py) uses 10,000,000 over 30 days, the size the history_slowdown
@@ -76,7 +77,8 @@ BIG_ROWS = 10_000_000  # the issue's big day: three retailers, 10 M records, und
 STEP_GROUPS = {"copy": ("copy ", "dim_product copy", "dim_customer copy", "dim_store copy"),
                "index": ("index ",), "checks": ("dim_product checks", "dim_customer checks", "dim_store checks"),
                "keys": ("keys:",), "dims": ("dim_product", "dim_customer", "dim_store", "dimension lock"),
-               "marts": ("marts",), "attach": ("attach ",), "commit": ("commit",)}
+               "marts": ("marts",), "attach": ("attach ",), "commit": ("commit",),
+               "setup": ("stream setup",), "wait": ("chunk wait",)}
 
 
 def step_figures(steps: dict[str, float], prefix: str = "load_step_") -> dict[str, float]:

@@ -1,8 +1,8 @@
 """Issue 11, section 3, against the real retailers: each retailer's load runs as its own process
 (`kedro run --pipeline transformation --namespaces <code>`, as the Airflow DAG's `<code>.load`
 tasks do), all at once; a retailer whose load fails holds back no other's facts. In one process,
-`kedro run --runner ThreadRunner` stages and loads the retailers at once (the big-day
-benchmark's runner). Every scenario ends with the accounting check."""
+`kedro run --runner ThreadRunner` stages and loads the retailers at once (the benchmark's
+`--transform-runner ThreadRunner`). Every scenario ends with the accounting check."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ latest observation wins), and quarantine rows and audit days are spread over the
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -137,3 +139,24 @@ def test_a_failure_between_chunks_leaves_the_old_days_intact(warehouse):
     assert float(wh.scalar("SELECT sum(total_amount) FROM fact_sales")) == round(sum(r["total_amount"] for r in changed), 2)
     assert_keys_agree(wh)
     marts_agree(wh)
+
+
+def test_the_wait_for_a_slow_chunk_is_its_own_step_not_the_next_copy(warehouse):
+    """The load's step times (its log line, the benchmark's load_step_*_s) say where a streamed
+    load spends its time: waiting for the client to build the next chunk is `chunk wait`, not
+    part of the first copy step after it."""
+    wh, rows = warehouse, order_lines()
+    load = streamed_load(rows, "slow", pieces=3)
+    fast = load["chunks"]
+
+    def slow():
+        for n, chunk in enumerate(fast):
+            if n == 2:
+                time.sleep(1.0)  # the client reading a slow raw zone
+            yield chunk
+
+    ds = dataset(wh)
+    ds.save({**load, "chunks": slow()})
+    assert ds.timings["chunk wait"] >= 0.5
+    assert ds.timings["dim_product copy"] < 0.5 and "stream setup" in ds.timings
+    assert wh.scalar("SELECT count(*) FROM fact_sales") + wh.scalar("SELECT count(*) FROM warehouse_quarantine") == len(rows)

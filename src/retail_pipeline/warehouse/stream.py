@@ -131,9 +131,11 @@ def stream_chunks(cur, chunks: Iterable[dict[str, Any]], *, days: list[date], ru
     marts, audits, members = MartPartials(), [], dict.fromkeys(DIMENSIONS, 0)
     out = Streamed(tables, keys, [], pd.DataFrame(), marts)
     scope = set(retailer_ids)
+    step("stream setup")
     incoming = prefetch(chunks)
     try:
         for chunk in incoming:
+            step("chunk wait")  # the server idle while the client builds this chunk: its own step
             facts = chunk["facts"]
             strays = sorted(set(pd.unique(facts["retailer_id"]).tolist()) - scope)
             if strays:
