@@ -73,7 +73,7 @@ from retail_pipeline.warehouse.failures import LockWatcher, connection_lost, des
 from retail_pipeline.warehouse.marts import refresh_marts
 from retail_pipeline.warehouse.pgcopy import copy_frame, frame_to_csv, mask, to_dsn
 from retail_pipeline.warehouse.quarantine import replace_quarantine_and_audit
-from retail_pipeline.warehouse.stream import ReadAgain, Streamed, one_chunk, stream_chunks
+from retail_pipeline.warehouse.stream import CHUNK_WAIT, ReadAgain, Streamed, one_chunk, stream_chunks
 from retail_pipeline.warehouse.sqlfiles import text
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,8 @@ class PostgresStarSchemaDataset(AbstractDataset[dict, pd.DataFrame]):
         now = time.perf_counter()
         self.timings[name] = self.timings.get(name, 0.0) + now - self._t  # a step per chunk adds up
         self._t = now
-        self._last_step = name
+        if name != CHUNK_WAIT:
+            self._last_step = name
 
     def _scope(self, data: dict[str, Any]) -> tuple[list[str], list[int]]:
         """(codes, ids) of the retailers whose window days this load replaces, checked."""

@@ -118,6 +118,12 @@ def prefetch(chunks: Iterable[Any], depth: int = 1) -> Iterable[Any]:
                 thread.join(0.05)
 
 
+# The step of the server idle while the client builds the next chunk: timed on its own (not as
+# part of the copy after it), but no step of the load's work, so a failure is still reported
+# after the last step the server did.
+CHUNK_WAIT = "chunk wait"
+
+
 def stream_chunks(cur, chunks: Iterable[dict[str, Any]], *, days: list[date], run_id: str,
                   retailer_ids: list[int], step: Callable[[str], None], where: str) -> Streamed:
     """Steps 1-2 of a load over its chunks (see the module docstring). Refuses a chunk holding
@@ -135,7 +141,7 @@ def stream_chunks(cur, chunks: Iterable[dict[str, Any]], *, days: list[date], ru
     incoming = prefetch(chunks)
     try:
         for chunk in incoming:
-            step("chunk wait")  # the server idle while the client builds this chunk: its own step
+            step(CHUNK_WAIT)
             facts = chunk["facts"]
             strays = sorted(set(pd.unique(facts["retailer_id"]).tolist()) - scope)
             if strays:
