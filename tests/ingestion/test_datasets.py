@@ -83,6 +83,19 @@ def test_connection_refused_is_retried_then_fails_loudly(caplog):
     assert sum("; retry " in line for line in ours) == 2 and KEY not in caplog.text
 
 
+def test_a_lazy_stream_asks_the_api_only_when_iterated():
+    """The quality pipeline's re-read (`lazy: true`) is loaded as an input even for a retailer
+    it will not read again (no manifest); the ingestion's stream fails at load."""
+    options = {"retry": {"max_attempts": 1}, "chunk_rows": 10}
+    with pytest.raises(RetailerApiError, match="failed after 1 attempt"):
+        api("http://127.0.0.1:9", **options).load()
+    stream = api("http://127.0.0.1:9", lazy=True, **options).load()  # no request: nothing to refuse
+    with pytest.raises(RetailerApiError, match="failed after 1 attempt"):
+        list(stream)
+    with pytest.raises(DatasetError, match="lazy needs chunk_rows"):
+        api("http://127.0.0.1:9", lazy=True)
+
+
 @pytest.mark.slow
 def test_wrong_envelope_and_missing_paging_fields_against_the_real_apps(retailer_apis, seed_retailers):
     seed_retailers("2024-01-15", rows_per_day=5, as_of="2030-01-01")

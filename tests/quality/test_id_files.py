@@ -57,6 +57,21 @@ def test_id_files_append_each_frame_and_begin_voids_the_earlier_walk():
     assert not folder.exists()  # an intermediate of one run: its folder goes with the dataset
 
 
+def test_ids_not_read_are_loaded_back_as_such_not_as_no_ids():
+    """A node that did not read the ids (no manifest: the source is not read again) says so; the
+    check must not take it for a window without rows."""
+    from retail_pipeline.datasets.id_files import IdsNotRead
+
+    ids = IdFilesDataset(columns=COLUMNS)
+    ids.save(frame(("2024-01-15", "A")))
+    ids.save(IdsNotRead("no ingestion manifest"))
+    assert ids.load() == IdsNotRead("no ingestion manifest")
+    assert not ids._folder or not any(ids._folder.iterdir())  # the ids saved before are void
+    ids.save({"begin": 2})  # read after all: ids again
+    ids.save(frame(("2024-01-15", "B")))
+    assert rows(ids) == [("2024-01-15", "B")]
+
+
 def test_a_source_walked_twice_leaves_only_the_second_walk_in_its_files(monkeypatch):
     from retail_pipeline.pipelines.quality import id_checks
 

@@ -10,12 +10,14 @@ consistency) is the catalog's. The pieces live in `retail_pipeline.extraction`.
 Records come as served (source field names, raw values: the declared fields; anything else
 stays in `source_record`) plus `source_page` and `source_record` (the record as JSON; with
 `api.lines`, one row per order line and the order with only that line), their shape checked
-with `schemas.sources.source_schema`. With `chunk_rows` (the catalog's), load returns a lazy
+with `schemas.sources.source_schema`. With `chunk_rows` (the catalog's), load returns a
 `SalesStream`: iterating it walks the API and yields frames of `chunk_rows` records between an
 `Attempt` and the final `Extracted(stats)` (extraction/stream.py), so a window of any size is
-never held whole. Without it, load returns the whole window as one DataFrame with the
-statistics in `df.attrs["extraction"]` (notebooks, tools). Each page becomes compact
-Arrow-backed columns as it arrives, the next requests in flight meanwhile.
+never held whole. The load reads the first chunk, so a retailer that is down fails it; with
+`lazy: true` no request is made until the stream is iterated (the quality pipeline's re-read,
+an input of a node that may not read it). Without `chunk_rows`, load returns the whole window
+as one DataFrame with the statistics in `df.attrs["extraction"]` (notebooks, tools). Each page
+becomes compact Arrow-backed columns as it arrives, the next requests in flight meanwhile.
 
 Consistency (`consistency:`; extraction/consistency.py): the source may change while it is
 paged; an extraction is accepted when every page carried the same data version, or when a
@@ -95,6 +97,7 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
         concurrency: int = 1,
         consistency: dict[str, Any] | None = None,
         chunk_rows: int | None = None,
+        lazy: bool = False,
         landing: dict[str, Any] | None = None,
         replay: bool | str = False,
         metadata: dict[str, Any] | None = None,
@@ -103,6 +106,9 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
         if chunk_rows is not None and int(chunk_rows) < 1:
             raise DatasetError(f"{retailer}: chunk_rows must be a positive number of records, got {chunk_rows!r}")
         self._chunk_rows = None if chunk_rows is None else int(chunk_rows)
+        if lazy and self._chunk_rows is None:
+            raise DatasetError(f"{retailer}: lazy needs chunk_rows (a whole window is read at load)")
+        self._lazy = bool(lazy)
         entry = (retailers or {}).get(retailer)
         if not isinstance(entry, dict) or not isinstance(entry.get("api"), dict):
             raise DatasetError(f"{retailer}: no api entry for it in the retailer registry "
@@ -145,10 +151,11 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
         raise DatasetError(f"{self._retailer}: RetailerApiDataset is read-only (the retailer's API)")
 
     def load(self) -> pd.DataFrame | SalesStream:
-        """With `chunk_rows`: a `SalesStream` (lazy: no request until it is iterated). Without:
+        """With `chunk_rows`: a `SalesStream`, its first chunk read (none with `lazy`). Without:
         the whole window as one frame (notebooks, tools; small windows only)."""
         if self._chunk_rows is not None:
-            return SalesStream(self.events(self._chunk_rows), self._retailer, self._chunk_rows)
+            return SalesStream(self.events(self._chunk_rows), self._retailer, self._chunk_rows,
+                               start=not self._lazy)
         data: pd.DataFrame | None = None
         for event in self.events(None):
             if isinstance(event, Attempt):
@@ -279,15 +286,16 @@ class SalesStream:
     """A retailer's window as it is extracted: `Attempt`, frames of `chunk_rows` records and
     `Extracted` (extraction/stream.py); iterate it once.
 
-    The walk starts when the stream is made: the first chunk is read then, so a retailer that
-    is down or refuses the credentials fails the load of `<code>.api_sales`, as a whole-window
-    load would; the rest streams as it is iterated."""
+    With `start`, the walk starts when the stream is made: the first chunk is read then, so a
+    retailer that is down or refuses the credentials fails the load of `<code>.api_sales`, as a
+    whole-window load would; the rest streams as it is iterated. Without, nothing is asked
+    until it is iterated."""
 
-    def __init__(self, events: Iterator[Any], retailer: str, chunk_rows: int) -> None:
+    def __init__(self, events: Iterator[Any], retailer: str, chunk_rows: int, start: bool = True) -> None:
         self.retailer, self.chunk_rows = retailer, chunk_rows
         self._events = events
         self._head: list[Any] = []
-        for event in events:
+        for event in events if start else ():
             self._head.append(event)
             if not isinstance(event, Attempt):
                 break
