@@ -159,12 +159,19 @@ def _param(catalog, name: str) -> Any:
 
 
 def _extracted(catalog, retailers: list[str]) -> str:
-    """From each retailer's manifest: rows received, written to the raw zone, quarantined."""
+    """From each retailer's manifest: rows received, written to the raw zone, quarantined; the
+    retailers without a manifest for the run date (it loads None) are named, not counted."""
     received = written = quarantined = 0
+    missing = []
     for code in retailers:
         manifest = catalog.load(f"{code}.ingestion_manifest")
+        if manifest is None:
+            missing.append(code)
+            continue
         received += int(manifest["rows_received"])
         written += int(manifest["rows_written"])
         quarantined += int(manifest["rows_quarantined"])
-    who = retailers[0] if len(retailers) == 1 else f"{len(retailers)} retailers"
-    return f"{who} sent {received:,} records: {written:,} to the raw zone, {quarantined:,} quarantined"
+    counted = len(retailers) - len(missing)
+    who = next(c for c in retailers if c not in missing) if counted == 1 else f"{counted} retailers"
+    tail = f" (no ingestion manifest for {', '.join(missing)})" if missing else ""
+    return f"{who} sent {received:,} records: {written:,} to the raw zone, {quarantined:,} quarantined{tail}"

@@ -87,7 +87,18 @@ def test_a_refused_save_changes_nothing(tmp_path, bad, match):
 def test_the_manifest_entry_is_load_only(tmp_path):
     with pytest.raises(DatasetError, match="never alone"):
         zone(str(tmp_path), "manifest").save({"run_id": "x"})
-    with pytest.raises(DatasetError, match="no ingestion manifest for run date 2024-01-15.*run the ingestion"):
+
+
+def test_a_missing_manifest_loads_as_none_and_an_unreadable_one_still_fails(tmp_path, caplog):
+    """No manifest for the run date is a fact (the retailer's extraction failed), which quality
+    reports; a manifest that is there but is not JSON is a broken raw zone."""
+    with caplog.at_level("WARNING"):
+        assert zone(str(tmp_path), "manifest").load() is None
+    assert "retailer_1: no ingestion manifest for run date 2024-01-15" in caplog.text
+    path = tmp_path / "manifests/retailer_1/run_date=2024-01-15/manifest.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json")
+    with pytest.raises(DatasetError, match=r"(?s)manifest.*retailer_1.*Expecting property name"):
         zone(str(tmp_path), "manifest").load()
 
 

@@ -55,6 +55,25 @@ def test_a_row_served_but_not_landed_fails_only_its_retailer(landed):
     assert "1 served but not landed" in results.loc["retailer_2", "details"]["message"]
 
 
+class Refused:
+    """The re-read of a retailer whose API refuses the credentials: fails when iterated."""
+
+    def __iter__(self):
+        raise RuntimeError("401 Unauthorized: the source was read again")
+
+
+def test_a_retailer_without_a_manifest_is_not_read_again_and_fails_as_not_checked(landed):
+    """Its extraction failed: no manifest, no zone files. The others are compared as always."""
+    nothing = {zone: landed["retailer_2"][zone].iloc[:0] for zone in ("raw", "quarantine")}
+    windows = {**landed, "retailer_2": {**nothing, "manifest": None}}
+    results = source_id_results(windows, {**served(), "retailer_2": Refused()})
+    assert sorted(results.index) == sorted(landed)
+    assert results.drop(index="retailer_2")["passed"].all()
+    row = results.loc["retailer_2"]
+    assert not row["passed"] and row["severity"] == "critical"
+    assert row["details"]["message"].startswith("no ingestion manifest for retailer_2: source ids not checked")
+
+
 def tail(*checks: dict, gate: bool = False) -> dict:
     """assemble_results -> render_report (-> gate), from given check results (the other checks
     returned nothing). Without the gate the summary is an output, with it an intermediate (and

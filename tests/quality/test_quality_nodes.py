@@ -93,3 +93,53 @@ def test_quality_nodes_name_no_retailer():
         assert not re.search(r"retailer_\d", inspect.getsource(module)), module.__name__
     out = nodes.check_quarantine_rate(pd.DataFrame(), {"acme_foods": manifest(10, 0)}, PARAMS)
     assert out["retailer_code"].tolist() == ["acme_foods"]
+
+
+# -- a retailer whose run wrote no ingestion manifest (its extraction failed) ------------------
+def test_a_missing_manifest_is_kept_as_none_and_a_malformed_one_still_fails():
+    handed = nodes.manifest_after_ingestion(None)  # the dataset's load: no manifest file
+    assert handed is not None  # Kedro saves no None between nodes
+    collected = nodes.collect_manifests(retailer_1=manifest(10, 0), retailer_2=handed,
+                                        retailer_2__loaded=3)
+    assert collected == {"retailer_1": manifest(10, 0), "retailer_2": None}
+    with pytest.raises(ValueError, match="retailer_2 is not a JSON object: list"):
+        nodes.collect_manifests(retailer_2=[1, 2])
+
+
+def test_the_manifest_checks_fail_the_retailer_without_one_and_keep_the_others():
+    manifests = {"retailer_1": manifest(10, 0), "retailer_2": None}
+    empty = pd.DataFrame()
+    rate = nodes.check_quarantine_rate(empty, manifests, PARAMS).set_index("retailer_code")
+    assert bool(rate.loc["retailer_1", "passed"])
+    assert not rate.loc["retailer_2", "passed"]
+    assert "no ingestion manifest for retailer_2" in rate.loc["retailer_2", "details"]["message"]
+    volume = pd.DataFrame({"retailer_code": ["retailer_1"], "sale_date": ["2024-01-15"], "row_count": [10]})
+    vol = nodes.check_volume(volume, manifests, "2024-01-15", PARAMS)
+    assert set(vol["retailer_code"]) == {"retailer_1", "retailer_2"}
+    recon = nodes.check_reconciliation(pd.DataFrame(), manifests, {}, PARAMS)
+    mine = recon[recon["retailer_code"] == "retailer_2"]
+    assert len(mine) == 2 and not mine["passed"].any() and set(mine["severity"]) == {"critical"}
+    for check in (nodes.check_fact_changes, nodes.check_load_volume_drop):
+        assert "retailer_2" in set(check(pd.DataFrame(), manifests, PARAMS)["retailer_code"])
+
+
+def test_without_a_manifest_the_source_is_not_read_again_and_its_ids_fail_as_not_checked():
+    from retail_pipeline.datasets.id_files import IdsNotRead
+
+    class Unreadable:  # the re-read of a retailer whose API refuses the credentials
+        def __iter__(self):
+            raise AssertionError("the source was read again")
+
+    missing = nodes.manifest_after_ingestion(None)
+    out = list(nodes.source_ids(Unreadable(), REGISTRY["retailer_2"], "2024-01-15", 3, ingested=missing))
+    assert len(out) == 1 and isinstance(out[0], IdsNotRead)
+
+    ids = pd.DataFrame({"sale_date": ["2024-01-15"], "transaction_id": ["T1"]})
+    landed = ids.assign(zone="raw")
+    results = nodes.check_source_ids(PARAMS, "2024-01-15", 3, retailer_1__served=ids, retailer_1__landed=landed,
+                                     retailer_2__served=out[0], retailer_2__landed=landed.iloc[:0])
+    results = results.set_index("retailer_code")
+    assert bool(results.loc["retailer_1", "passed"])
+    row = results.loc["retailer_2"]
+    assert not row["passed"] and row["severity"] == PARAMS["checks"]["reconciliation_source_ids"]["severity"]
+    assert row["details"]["message"].startswith("no ingestion manifest for retailer_2: source ids not checked")

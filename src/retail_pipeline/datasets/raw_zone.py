@@ -18,7 +18,9 @@ window's files and its manifest are both the old ones or both the new ones when 
 this dataset, and nothing uncommitted sits where a partition glob reads. A window day without rows loses its file, so
 a rerun leaves exactly this extraction's records. Rows dated outside the window are refused.
 Saving a bare frame replaces that one zone's window the same way (for tools and tests; the
-pipeline always saves the unit). The manifest entry is load-only.
+pipeline always saves the unit). The manifest entry is load-only; it loads None when the run
+date has no manifest (that retailer's extraction failed or never ran: the quality pipeline
+reports it), and fails on a manifest it cannot read.
 
 Every access first completes an interrupted commit of the retailer, or deletes an abandoned
 one, and removes the `.sales_data.json.*.tmp` files older versions left in partition folders.
@@ -287,10 +289,10 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
         self._recover()
         if self._zone == "manifest":
             path = self.manifest_path
-            if not self._fs.exists(path):
-                raise DatasetError(
-                    f"{self._retailer}: no ingestion manifest for run date {self._days[-1]} at "
-                    f"{self._display(path)}; run the ingestion pipeline for that date first.")
+            if not self._fs.exists(path):  # the retailer's extraction failed, or never ran
+                log.warning("%s: no ingestion manifest for run date %s at %s", self._retailer,
+                            self._days[-1], self._display(path))
+                return None
             return json.loads(self._fs.cat_file(path))
         schema = SCHEMAS[self._zone]
         tables = []

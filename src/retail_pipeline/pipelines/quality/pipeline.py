@@ -17,6 +17,11 @@ and `dq_check_warehouse_ids`, so every check that reads the warehouse runs after
 Outputs: `dq_check_results` (warehouse table), `dq_report` / `dq_report_latest` (HTML).
 Thresholds and severities: parameters_quality.yml. When a step fails before the report is
 written, `hooks.QualityReportHook` writes one that says so.
+
+A retailer without a manifest for the run date (its extraction failed) does not stop the run:
+its manifest loads None, `dq_read_manifest` hands on `NoManifest`, `dq_reread_source` does not
+iterate the (lazy) source and hands on `IdsNotRead`, and the checks fail it by name; the other
+retailers are checked, the results stored and the report written, then the gate fails the run.
 """
 
 from kedro.pipeline import Node, Pipeline

@@ -7,6 +7,9 @@
   quarantined, and raw money = fact money + quarantined money, to the cent;
 * `quarantine_rate`: the share of a retailer's source rows quarantined over the window.
 
+A retailer without a manifest for the run date (its extraction failed) fails these checks by
+name, and the other retailers are checked as on any day.
+
 The ids behind those counts are compared in `id_checks.py`.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -25,14 +29,21 @@ from .results import check_cfg, frame, money, result, retailers
 EMPTY_DAY = {"raw_rows": 0, "raw_amount": Decimal("0"), "quarantined_rows": 0}
 
 
+@dataclass(frozen=True)
+class NoManifest:
+    """What `manifest_after_ingestion` hands on for a retailer without a manifest: Kedro passes
+    no None between nodes."""
+
+
 def manifest_after_ingestion(manifest: Any, ingested: Any = None) -> Any:
-    """One retailer's ingestion manifest, as read (checked by `collect_manifests`).
+    """One retailer's ingestion manifest, as read (checked by `collect_manifests`), or
+    `NoManifest()` when the run date has none (the dataset loads None: its extraction failed).
 
     A node in the retailer's namespace, so the manifest leaves it under an undotted name.
     `ingested` (the retailer's zone summary, made from the ingestion's output) is only an input
     so that the manifest is read after the ingestion that writes it.
     """
-    return manifest
+    return NoManifest() if manifest is None else manifest
 
 
 LOADED = "__loaded"  # input name suffix of a retailer's last load (`<code>__loaded`)
@@ -44,8 +55,9 @@ def after_load(last_load: pd.DataFrame) -> int:
     return int(len(last_load)) if last_load is not None else 0
 
 
-def collect_manifests(last_load: pd.DataFrame | None = None, **manifests: Any) -> dict[str, dict[str, Any]]:
-    """Gather the ingestion manifests of the run, keyed by retailer code (the input names).
+def collect_manifests(last_load: pd.DataFrame | None = None, **manifests: Any) -> dict[str, dict[str, Any] | None]:
+    """Gather the ingestion manifests of the run, keyed by retailer code (the input names); a
+    retailer without one is kept as None, which the checks report as such.
 
     Inputs named `<code>__loaded` (`dq_loaded_<code>`, see `after_load`) and `last_load` are
     only there so that Kedro and the Airflow DAG run the
@@ -54,6 +66,9 @@ def collect_manifests(last_load: pd.DataFrame | None = None, **manifests: Any) -
     collected = {}
     for code, manifest in manifests.items():
         if code.endswith(LOADED):
+            continue
+        if manifest is None or isinstance(manifest, NoManifest):
+            collected[code] = None
             continue
         if not isinstance(manifest, dict):
             raise ValueError(f"ingestion manifest of {code} is not a JSON object: {type(manifest).__name__}")
@@ -232,11 +247,16 @@ def check_reconciliation(warehouse: pd.DataFrame, manifests: dict[str, Any],
 
 def check_quarantine_rate(warehouse: pd.DataFrame, manifests: dict[str, Any], params: dict[str, Any]) -> pd.DataFrame:
     """Share of a retailer's source rows quarantined (at ingestion or by the warehouse load) over
-    the run window: above `warning` warns, above `critical` fails the run."""
+    the run window: above `warning` warns, above `critical` fails the run. Without a manifest
+    there is no rate: a failing warning (reconciliation fails that retailer critically)."""
     cfg = check_cfg(params, "quarantine_rate")
     warn, crit = float(cfg["warning"]), float(cfg["critical"])
     results = []
     for code, manifest in sorted(manifests.items()):
+        if manifest is None:
+            results.append(result(code, "quarantine_rate", "warning", None, warn, False,
+                                  message=f"no ingestion manifest for {code}: quarantine rate not computed"))
+            continue
         days = _manifest_days(manifest)
         received = sum(int(d.get("rows_received") or 0) for d in days.values())
         ingest_q = sum(int(d.get("rows_quarantined") or 0) for d in days.values())
