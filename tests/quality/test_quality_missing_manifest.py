@@ -41,6 +41,7 @@ def test_a_retailer_without_a_manifest_fails_by_name_and_the_others_are_checked_
     for check in ("reconciliation_source", "reconciliation_source_ids", "quarantine_rate"):
         assert failed[check]["details"]["message"].startswith(f"no ingestion manifest for {BROKEN}"), check
     assert failed["reconciliation_source_ids"]["severity"] == "critical"
+    assert "run the ingestion pipeline for that date first" in failed["reconciliation_source"]["details"]["message"]
     assert "source ids not checked" in failed["reconciliation_source_ids"]["details"]["message"]
     # what is there was still compared: no zone files and no facts of BROKEN agree
     assert next(r for r in by_retailer[BROKEN] if r["check_name"] == "reconciliation_warehouse_ids")["passed"]

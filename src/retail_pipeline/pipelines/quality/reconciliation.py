@@ -167,7 +167,9 @@ def check_reconciliation(warehouse: pd.DataFrame, manifests: dict[str, Any],
     for code in retailers(manifests, wh):
         manifest = manifests.get(code)
         if manifest is None:
-            message = f"no ingestion manifest for {code}: cannot reconcile the warehouse with its source"
+            message = (f"no ingestion manifest for {code}: cannot reconcile the warehouse with its source "
+                       "(its extraction for the run date failed or never ran: see its log, or run the "
+                       "ingestion pipeline for that date first)")
             results.append(result(code, "reconciliation_source", cfg_src["severity"], None, 0, False, message=message))
             results.append(result(code, "reconciliation_warehouse", cfg_wh["severity"], None, 0, False, message=message))
             continue
