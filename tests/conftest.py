@@ -105,3 +105,20 @@ def s3_server():
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _registry_of_this_test_only():
+    """A session in a test activates its conf's retailer registry for the whole process
+    (hooks.RegistryHook); put back the one before, so a later test does not build its pipelines
+    for another test's retailers (tests/registry/ adds `acme_foods`)."""
+    from retail_pipeline import registry
+
+    before = registry._active
+    yield
+    if registry._active is not before:
+        registry._active = before
+        from kedro.framework.project import PACKAGE_NAME, pipelines
+
+        if PACKAGE_NAME:
+            pipelines.configure(f"{PACKAGE_NAME}.pipeline_registry")
