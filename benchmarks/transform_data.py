@@ -108,8 +108,8 @@ def make_history(dsn: str, rows: int, days: int) -> float:
                        trim(to_char(d, 'FMDay')), extract(isodow FROM d) IN (6, 7)
                 FROM generate_series(%s::date, %s::date, interval '1 day') d ON CONFLICT DO NOTHING""",
                         (DAY - timedelta(days=days), DAY - timedelta(days=1)))
-            cur.execute("SELECT to_regclass('fact_sales_key') IS NOT NULL")
-            keyed = cur.fetchone()[0]
+            cur.execute("SELECT to_regclass('fact_sales_key') IS NOT NULL, to_regclass('fact_sales_id_range') IS NOT NULL")
+            keyed, ranged = cur.fetchone()  # the exactly-once bookkeeping of this commit (016) or an older one (006)
             by_retailer = "fact_sales_retailer_partition" if _has_function(cur, "fact_sales_retailer_partition") else None
         for n in range(days, 0, -1):
             day = DAY - timedelta(days=n)
@@ -136,7 +136,11 @@ def make_history(dsn: str, rows: int, days: int) -> float:
                     cur.execute(f"ALTER TABLE {name} ADD CONSTRAINT {name}_bounds CHECK (date_id >= {date_id} AND date_id < {date_id + 1}"
                                 f"{f' AND retailer_id = {retailer}' if retailer else ''})")
                     cur.execute(f"ALTER TABLE {parent} ATTACH PARTITION {name} FOR VALUES FROM ({date_id}) TO ({date_id + 1})")
-                    if keyed:  # where each line lives, as the loader keeps it (006_exactly_once.sql)
+                    if ranged:  # each day's id range, as the loader keeps it (016_fact_sales_id_ranges.sql)
+                        cur.execute(f"INSERT INTO fact_sales_id_range SELECT retailer_id, date_id, "
+                                    f"min(transaction_id COLLATE \"C\"), max(transaction_id COLLATE \"C\") "
+                                    f"FROM {name} GROUP BY 1, 2")
+                    if keyed:  # where each line lives, as loaders before 016 kept it (006_exactly_once.sql)
                         cur.execute(f"INSERT INTO fact_sales_key (retailer_id, transaction_id, product_id, date_id) "
                                     f"SELECT retailer_id, transaction_id, product_id, date_id FROM {name}")
                 cur.execute("""INSERT INTO mart_daily_category_sales

@@ -75,10 +75,11 @@ def warehouse_days(warehouse_dsn: str, code: str, start: dt.date, end: dt.date) 
 
 
 def duplicate_lines(warehouse_dsn: str) -> list[tuple]:
-    """(retailer_id, transaction_id, product_id, copies) for every line in fact_sales twice."""
+    """(retailer_id, transaction_id, product_ids, copies) for every transaction in fact_sales twice
+    (a transaction is one line, whatever its product)."""
     with closing(psycopg2.connect(warehouse_dsn)) as conn, conn.cursor() as cur:
-        cur.execute("SELECT retailer_id, transaction_id, product_id, count(*) FROM fact_sales "
-                    "GROUP BY 1, 2, 3 HAVING count(*) > 1 LIMIT 20")
+        cur.execute("SELECT retailer_id, transaction_id, array_agg(product_id), count(*) FROM fact_sales "
+                    "GROUP BY 1, 2 HAVING count(*) > 1 LIMIT 20")
         return cur.fetchall()
 
 

@@ -38,7 +38,7 @@ def window_rows(n: int, renamed_from: str | None = None) -> list[dict]:
 def warehouse_state(wh) -> dict:
     return {"facts": wh.query("SELECT retailer_id, transaction_id, product_id, date_id, total_amount, run_id "
                               "FROM fact_sales ORDER BY 1, 2"),
-            "keys": wh.query("SELECT * FROM fact_sales_key ORDER BY 1, 2"),
+            "ranges": wh.query("SELECT * FROM fact_sales_id_range ORDER BY 1, 2"),
             "products": wh.query("SELECT product_id, product_key, product_name, category, valid_from, valid_to "
                                  "FROM dim_product ORDER BY 1"),
             "observations": wh.query("SELECT * FROM product_observations ORDER BY 1, 2, 3"),

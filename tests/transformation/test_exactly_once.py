@@ -12,7 +12,7 @@ import pytest
 
 from retail_pipeline.warehouse.migrate import SQL_DIR, apply_migrations
 from tests.transformation.conftest import sale
-from tests.transformation.exactly_once_checks import assert_keys_agree, assert_saved, changes, marts_agree
+from tests.transformation.exactly_once_checks import assert_ranges_cover, assert_saved, changes, marts_agree
 
 LATER = "2024-01-20T00:00:00Z"  # ingested_at of a corrected version
 
@@ -84,7 +84,7 @@ def test_a_line_moved_out_of_the_window_is_recorded_then_loaded_once(wh_project)
     wh_project.run("transformation", run_date="2024-01-18", lookback_days=1, run_id="run-3")
     assert where_is(wh, "A-3") == [(20240118, pytest.approx(13.0))]
     assert changes(wh, "run-3") == []
-    assert_keys_agree(wh)
+    assert_ranges_cover(wh)
     marts_agree(wh)
 
 
@@ -183,18 +183,20 @@ def test_fact_loss_policy_reads_what_operators_type():
         FactLossPolicy.from_load({"max_share": 50})
 
 
-def test_keys_follow_product_corrections_and_hand_edits(wh_project):
+def test_a_rerun_follows_product_corrections_and_rewrites_hand_edited_ranges(wh_project):
     wh = wh_project.warehouse
     rows = day_rows("retailer_1", "A", "2024-01-15", 3)
     wh_project.raw.write(rows)
     wh_project.run("transformation", run_date="2024-01-15", lookback_days=0, run_id="run-1")
     rows[0] = sale("retailer_1", "A-0", "SKU-NEW", "2024-01-15", ingested_at=LATER)  # product corrected
     wh_project.raw.write(rows)
-    wh.query("DELETE FROM fact_sales_key WHERE transaction_id = 'A-1'")   # hand edits the rerun repairs
-    wh.query("INSERT INTO fact_sales_key VALUES (1, 'GHOST', 1, 20240115)")
+    wh.query("UPDATE fact_sales_id_range SET first_transaction_id = 'A-1', last_transaction_id = 'A-1'")  # too narrow
+    wh.query("INSERT INTO fact_sales_id_range VALUES (1, 20240116, 'GHOST', 'GHOST')")  # a day without facts
     wh_project.run("transformation", run_date="2024-01-15", lookback_days=0, run_id="run-2")
     assert changes(wh) == []  # a corrected product on the same day is an update, not a change
-    assert_saved(wh, rows, "2024-01-15", "2024-01-15")
+    assert_saved(wh, rows, "2024-01-15", "2024-01-15")  # the window day's range is exact again
+    assert wh.query("SELECT first_transaction_id, last_transaction_id FROM fact_sales_id_range "
+                    "WHERE date_id = 20240115") == [("A-0", "A-2")]
 
 
 def test_the_load_lock_row_exists_and_bi_reader_may_only_read_it(warehouse):
@@ -246,7 +248,7 @@ def test_migration_006_removes_duplicates_made_before_it(pg_server, loader_passw
         assert wh.query("SELECT transaction_id, date_id FROM fact_sales ORDER BY 1") == [("DUP", 20240117), ("ONE", 20240114)]
         assert changes(wh) == [("migration 006_exactly_once", "retailer_1", "DUP", "moved", "2024-01-14", "2024-01-17",
                                 1, pytest.approx(5.0))]
-        assert_keys_agree(wh)
+        assert_ranges_cover(wh)
         marts_agree(wh)
     finally:
         pg_server.drop_database(dbname)

@@ -12,7 +12,7 @@ import pytest
 
 from retail_pipeline.warehouse.migrate import SQL_DIR, apply_migrations
 from tests.fixtures.warehouse import LOADER, Warehouse
-from tests.transformation.exactly_once_checks import assert_keys_agree, marts_agree
+from tests.transformation.exactly_once_checks import assert_ranges_cover, marts_agree
 
 DAYS = (20240113, 20240114, 20240115)
 PER_DAY = 300  # facts per day, over three retailers
@@ -95,7 +95,7 @@ def test_010_moves_existing_facts_by_retailer_and_keeps_everything(pg_server, lo
         constraints = dict(wh.query("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
                                     "WHERE conrelid = 'fact_sales'::regclass"))
         assert constraints["fact_sales_pkey"] == "PRIMARY KEY (date_id, sale_id, retailer_id)"
-        assert "fact_sales_natural_key" not in constraints  # dropped by 011 (fact_sales_key holds uniqueness)
+        assert "fact_sales_natural_key" not in constraints  # dropped by 011 (fact_sales_key, then fact_sales_id_range, keep exactly once)
         assert {name for name, d in constraints.items() if d.startswith("FOREIGN KEY")} == {
             "fact_sales_product_id_fkey", "fact_sales_customer_id_fkey",
             "fact_sales_store_id_fkey"}  # 015 dropped the date and retailer ones (the partition bounds imply them)
@@ -120,7 +120,7 @@ def test_010_moves_existing_facts_by_retailer_and_keeps_everything(pg_server, lo
         # a BI query on a day still prunes to that day's partitions (of every retailer)
         plan = "\n".join(r[0] for r in wh.query("EXPLAIN SELECT sum(total_amount) FROM fact_sales WHERE date_id = 20240114"))
         assert "fact_sales_r1_20240114" in plan and "20240113" not in plan and "20240115" not in plan
-        assert_keys_agree(wh)
+        assert_ranges_cover(wh)
         marts_agree(wh)
         assert apply_migrations(wh.url) == []                    # re-applying changes nothing
 
@@ -143,7 +143,7 @@ def test_010_moves_existing_facts_by_retailer_and_keeps_everything(pg_server, lo
         after = wh.query(SUMMARY)
         assert [r for r in after if (r[0], r[1]) != (2, 20240115)] == [r for r in before if (r[0], r[1]) != (2, 20240115)]
         assert wh.query("SELECT DISTINCT run_id FROM fact_sales WHERE retailer_id = 2 AND date_id = 20240115") == [("new",)]
-        assert_keys_agree(wh)
+        assert_ranges_cover(wh)
         marts_agree(wh)
     finally:
         pg_server.drop_database(dbname)

@@ -6,6 +6,4 @@ SELECT a.product_id AS old_id, a.date_id, v.product_id AS new_id
 FROM tmp_product_assigned a
 JOIN tmp_product_versions v ON v.product_key = a.product_key AND a.date_id >= v.from_id AND a.date_id < v.to_id
 WHERE v.product_id <> a.product_id;
-ANALYZE tmp_product_repoint;
-CREATE TEMP TABLE tmp_product_day_moved (retailer_id smallint, transaction_id text, product_id bigint,
-                                         date_id integer) ON COMMIT DROP
+ANALYZE tmp_product_repoint

@@ -26,8 +26,9 @@ in sql/warehouse/load/:
 2. every retailer-day of the window rebuilt in a fresh standalone table: COPY, indexes, bounds
    (warehouse.days);
 3. exactly once (warehouse.exactly_once): compare the window's facts with the load's lines,
-   refuse a day losing too much, record what leaves in fact_sales_changes, keep fact_sales_key
-   in step, move lines that now live in the window out of their old day;
+   refuse a day losing too much, record what leaves in fact_sales_changes, move lines that now
+   live in the window out of their old day (found through fact_sales_id_range), replace the
+   window days' id ranges;
    -- steps 1-3, the bulk of the work, touch only the retailers' own rows and partitions and
    run while other retailers' loads do the same; then the tail, under the dimension lock
    (dim_lock.sql: attaching a partition locks every dimension its foreign keys reference, so
@@ -68,7 +69,7 @@ from kedro.io.core import AbstractDataset, DatasetError
 
 from retail_pipeline.warehouse import days as day_tables
 from retail_pipeline.warehouse.dimensions import apply_dimensions
-from retail_pipeline.warehouse.exactly_once import FactLossPolicy, maintain_keys
+from retail_pipeline.warehouse.exactly_once import FactLossPolicy, maintain_exactly_once
 from retail_pipeline.warehouse.failures import LockWatcher, connection_lost, describe_lock_wait, server_says
 from retail_pipeline.warehouse.marts import refresh_marts
 from retail_pipeline.warehouse.pgcopy import copy_frame, frame_to_csv, mask, to_dsn
@@ -226,8 +227,8 @@ class PostgresStarSchemaDataset(AbstractDataset[dict, pd.DataFrame]):
                 # in parallel with other retailers' loads: their rows and locks are not touched
                 streamed = self._stream(cur, data, days, run_id, retailer_ids, where)
                 tables = streamed.tables
-                keys = maintain_keys(cur, run_id=run_id, tables=tables, policy=policy, where=where,
-                                     step=self._step, retailer_ids=retailer_ids, chunk_keys=streamed.keys)
+                keys = maintain_exactly_once(cur, run_id=run_id, tables=tables, policy=policy, where=where,
+                                             step=self._step, retailer_ids=retailer_ids)
                 # the tail, one load at a time: shared dimensions, marts, swap, commit
                 cur.execute(text("dim_lock"))
                 self._step("dimension lock")
@@ -251,9 +252,10 @@ class PostgresStarSchemaDataset(AbstractDataset[dict, pd.DataFrame]):
         finally:
             watcher.stop()
             conn.close()
-        self.changes = keys.changes
-        logger.info("warehouse load of%s %s..%s: %d fact rows in %.1fs (%s)%s", who, start, end, streamed.facts,
-                    time.perf_counter() - t0, ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()),
+        self.changes, self.looked_up = keys.changes, keys.looked_up
+        logger.info("warehouse load of%s %s..%s: %d fact rows in %.1fs (%s); days outside the window looked up: "
+                    "%d%s", who, start, end, streamed.facts, time.perf_counter() - t0,
+                    ", ".join(f"{k} {v:.2f}s" for k, v in self.timings.items()), len(keys.looked_up),
                     "; lines leaving the window's days: " + ", ".join(f"{n} {k}" for k, n in sorted(keys.changes.items()))
                     if keys.changes else "")
 

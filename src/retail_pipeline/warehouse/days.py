@@ -71,18 +71,15 @@ def _tag(tables: list[DayTable], table: DayTable) -> str:
     return f"r{table.retailer_id} {table.date_id}" if len({t.retailer_id for t in tables}) > 1 else str(table.date_id)
 
 
-def copy_facts(cur, tables: list[DayTable], facts: pd.DataFrame, step: Callable[[str], None]) -> list[DayTable]:
+def copy_facts(cur, tables: list[DayTable], facts: pd.DataFrame, step: Callable[[str], None]) -> None:
     """One chunk of facts into its (retailer, day) tables (one binary COPY per table with rows; the
-    step is marked for every table, so a test can stop any day's copy). Returns the tables written to."""
+    step is marked for every table, so a test can stop any day's copy)."""
     date_ids, rids = facts["date_id"].to_numpy(), facts["retailer_id"].to_numpy()
-    touched = []
     for table in tables:
         mine = (rids == table.retailer_id) & (date_ids == table.date_id)
         if mine.any():
             copy_binary(cur, sql.Identifier(table.stage), facts[mine], FACT_COPY_COLUMNS, FACT_COPY_TYPES)
-            touched.append(table)
         step(f"copy {_tag(tables, table)}")
-    return touched
 
 
 def seal_days(cur, tables: list[DayTable], step: Callable[[str], None]) -> None:

@@ -91,7 +91,6 @@ def apply_product_versions(cur, retailer_ids: list[int], run_id: str, start: dat
         for table in _day_tables(cur, retailer_ids, start, end):
             cur.execute(statement("product_repoint_day", stage=table))
             days += cur.rowcount
-        cur.execute(text("product_repoint_keys"))
     cur.execute(text("product_moves"))
     moved = 0
     for retailer_id, lo, hi in cur.fetchall():  # usually none

@@ -9,8 +9,7 @@ A load is a sequence of chunks, each a dict of frames::
 (a load of frames is one chunk). Each chunk's facts are COPYed into their (retailer, day) tables
 as it arrives and summed for the marts (warehouse.inflight), its dimension members and
 quarantine rows go to temp tables, its audit is added up; nothing of a chunk is kept once it is
-sent. When the window's days hold none of the load's facts, each chunk's fact_sales_key rows
-are inserted right after its COPY (warehouse.exactly_once.ChunkKeys). The next chunk is computed (read, staged, built: the nodes' lazy work) in a thread while
+sent. The next chunk is computed (read, staged, built: the nodes' lazy work) in a thread while
 the server ingests this one (`prefetch`), so the Python side and the server overlap on two
 cores, with at most two chunks waiting. After the last chunk the members are made one per key
 and checked, and the day tables are indexed once. Everything happens in the load's transaction: a failure between chunks rolls
@@ -32,7 +31,6 @@ from kedro.io.core import DatasetError
 
 from retail_pipeline.warehouse.days import DayTable, copy_facts, create_days, seal_days
 from retail_pipeline.warehouse.dimensions import DIMENSIONS, check_members, copy_members, dedup_members, stage_members
-from retail_pipeline.warehouse.exactly_once import ChunkKeys
 from retail_pipeline.warehouse.inflight import MartPartials
 from retail_pipeline.warehouse.product_versions import KnownVersions
 from retail_pipeline.warehouse.quarantine import copy_quarantine
@@ -47,7 +45,6 @@ class Streamed:
     """What the stream left in the transaction, for the rest of the load."""
 
     tables: list[DayTable]
-    keys: ChunkKeys
     staged_dims: list[str]
     audit: pd.DataFrame
     marts: MartPartials
@@ -129,13 +126,12 @@ def stream_chunks(cur, chunks: Iterable[dict[str, Any]], *, days: list[date], ru
     """Steps 1-2 of a load over its chunks (see the module docstring). Refuses a chunk holding
     facts of a retailer the load does not replace."""
     tables = create_days(cur, days, run_id, retailer_ids)
-    keys = ChunkKeys(cur, tables, retailer_ids)
     cur.execute(text("quarantine_stage"))
     for name in DIMENSIONS:
         stage_members(cur, name)
     versions = KnownVersions.load(cur, retailer_ids)  # facts get the product version of their day
     marts, audits, members = MartPartials(), [], dict.fromkeys(DIMENSIONS, 0)
-    out = Streamed(tables, keys, [], pd.DataFrame(), marts)
+    out = Streamed(tables, [], pd.DataFrame(), marts)
     scope = set(retailer_ids)
     step("stream setup")
     incoming = prefetch(chunks)
@@ -153,7 +149,7 @@ def stream_chunks(cur, chunks: Iterable[dict[str, Any]], *, days: list[date], ru
                     copy_members(cur, name, frame)
                     members[name] += 1
                 step(f"{name} copy")
-            keys.insert(cur, copy_facts(cur, tables, versions.point(facts), step), step)
+            copy_facts(cur, tables, versions.point(facts), step)
             marts.add(facts)  # by durable product key: mart_daily_flight.sql finds the day's version
             copy_quarantine(cur, chunk["quarantine"])
             out.quarantine_codes |= set(chunk["quarantine"]["retailer_code"])
@@ -163,7 +159,6 @@ def stream_chunks(cur, chunks: Iterable[dict[str, Any]], *, days: list[date], ru
             del chunk, facts
     finally:
         incoming.close()  # stops the reading thread now, even on a failure
-    keys.finish(cur, step)
     out.staged_dims = [name for name, n in members.items() if n]
     for name in out.staged_dims:
         if members[name] > 1:
