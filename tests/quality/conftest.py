@@ -93,8 +93,8 @@ class Warehouse:
 
     def add_sales(self, code: str, day: date, rows: int, *, quantity: int = 2,
                   unit_price: str = "5.25", prefix: str = "ORD") -> Decimal:
-        """`rows` good facts of retailer `code` on `day`, with their fact_sales_key rows (ids
-        `fact_id(code, day, n, prefix)`); returns their total amount."""
+        """`rows` good facts of retailer `code` on `day` (ids `fact_id(code, day, n, prefix)`), and
+        the day's fact_sales_id_range row made exact, as a load leaves it; returns their total amount."""
         rid = RETAILERS[code]
         date_id = self.add_day(day)
         product_id, customer_id, store_id = rid * 1000 + 1, rid * 1000 + 2, rid * 1000 + 3
@@ -113,15 +113,17 @@ class Warehouse:
                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'test-run')""",
                 (secrets.randbits(62), date_id, product_id, customer_id, store_id, rid, txn, quantity,
                  Decimal(unit_price), total, datetime(day.year, day.month, day.day, 10, n % 60, tzinfo=UTC)))
-            self.set_key(rid, txn, product_id, date_id)
+        self.set_range(rid, date_id)
         return total * rows
 
-    def set_key(self, retailer_id: int, transaction_id: str, product_id: int, date_id: int) -> None:
-        """The fact_sales_key row of a line: on `date_id` (whatever its primary key is)."""
-        self.execute("DELETE FROM fact_sales_key WHERE retailer_id = %s AND transaction_id = %s",
-                     (retailer_id, transaction_id))
-        self.execute("INSERT INTO fact_sales_key (retailer_id, transaction_id, product_id, date_id) "
-                     "VALUES (%s, %s, %s, %s)", (retailer_id, transaction_id, product_id, date_id))
+    def set_range(self, retailer_id: int, date_id: int) -> None:
+        """The fact_sales_id_range row of a retailer-day: its facts' lowest and highest id (none
+        without facts), compared byte by byte as the loader writes it."""
+        self.execute("DELETE FROM fact_sales_id_range WHERE retailer_id = %s AND date_id = %s", (retailer_id, date_id))
+        self.execute("""INSERT INTO fact_sales_id_range (retailer_id, date_id, first_transaction_id, last_transaction_id)
+                        SELECT retailer_id, date_id, min(transaction_id COLLATE "C"), max(transaction_id COLLATE "C")
+                        FROM fact_sales WHERE retailer_id = %s AND date_id = %s GROUP BY 1, 2""",
+                     (retailer_id, date_id))
 
     def drop_check_constraints(self) -> list[str]:
         """Drop fact_sales' CHECK constraints (the sale rules the warehouse enforces), to plant

@@ -94,14 +94,14 @@ def test_checks_that_could_not_complete_send_one_failure_alert_with_the_failure_
 
 def test_slack_format_for_a_critical_failure(alerting, warehouse, webhook_sink):
     warehouse.load_clean(RUN_DATE)
-    warehouse.execute("UPDATE fact_sales_key SET date_id = 20240113 WHERE transaction_id = 'ORD-20240114-1-0002'")
+    warehouse.execute("DELETE FROM fact_sales_id_range WHERE retailer_id = 1 AND date_id = 20240114")
     with pytest.raises(DataQualityError):
         alerting.run("quality", run_date=RUN_DATE.isoformat(), run_id="dq-alert-slack", lookback_days=3,
                      alerts={"format": "slack"})
     [body] = webhook_sink.bodies
     assert set(body) == {"text", "blocks"}
     assert "Data quality CRITICAL for 2024-01-15" in body["text"]
-    assert "fact_key_agreement (retailer_1)" in body["blocks"][1]["text"]["text"]
+    assert "fact_id_ranges (retailer_1)" in body["blocks"][1]["text"]["text"]
     assert body["blocks"][-1]["elements"][0]["text"].endswith("dq_report_2024-01-15.html|Open the report>")
 
 

@@ -1,4 +1,5 @@
-"""The checks that see what issue 9 found: a line on two days, fact_sales_key out of step, facts
+"""The checks that see what issue 9 found: a line on two days, a day's id range that does not
+cover its facts (fact_sales_id_range, which the loader's duplicate guard relies on), facts
 that disappeared, a day whose load shrank, and rows lost or doubled that counts cannot see
 (ids compared between the source, the zone files and the warehouse). Real PostgreSQL, the real
 retailer APIs, warehouse state built directly by SQL."""
@@ -16,7 +17,7 @@ from tests.quality.test_quality_pipeline import RUN_DATE, by_check, failed, run_
 def test_a_line_on_an_old_day_outside_the_window_fails_uniqueness(warehouse, kedro_project):
     warehouse.load_clean(RUN_DATE)
     # The same transaction and product on a day long before the window: the window-only check
-    # of before passed this; fact_sales_key still says 2024-01-14, so only history shows it.
+    # of before passed this; only history shows it.
     old = date(2024, 1, 2)
     warehouse.add_day(old)
     warehouse.execute("""INSERT INTO fact_sales (sale_id, date_id, product_id, customer_id, store_id, retailer_id,
@@ -35,19 +36,62 @@ def test_a_line_on_an_old_day_outside_the_window_fails_uniqueness(warehouse, ked
     assert "ORD-20240114-2-0001 (product 2001) on 2024-01-02, 2024-01-14" in row["details"]["message"]
 
 
-def test_fact_sales_key_that_names_another_day_is_caught(warehouse, kedro_project):
+def test_a_window_day_without_its_id_range_fails_fact_id_ranges(warehouse, kedro_project):
     warehouse.load_clean(RUN_DATE)
-    # the key row of a 2024-01-14 fact says 2024-01-13: a fact without its key, a key without its fact
-    warehouse.execute("UPDATE fact_sales_key SET date_id = 20240113 WHERE transaction_id = 'ORD-20240114-1-0002'")
-    with pytest.raises(Exception, match=r"fact_key_agreement \(retailer_1\)"):
-        run_quality(kedro_project, run_id="dq-key")
-    results = warehouse.results("dq-key")
-    assert failed(results) == {("fact_key_agreement", "retailer_1")}
-    row = by_check(results, "fact_key_agreement", "retailer_1")
-    assert row["observed"] == 2
-    assert row["details"]["problems"] == {"fact_without_key": 1, "key_without_fact": 1}
-    assert {(s["problem"], s["fact_date_id"], s["key_date_id"]) for s in row["details"]["sample"]} == {
-        ("fact_without_key", 20240114, 20240113), ("key_without_fact", None, 20240113)}
+    # a load would never look at retailer_1's 2024-01-14 for a line already there
+    warehouse.execute("DELETE FROM fact_sales_id_range WHERE retailer_id = 1 AND date_id = 20240114")
+    with pytest.raises(Exception, match=r"fact_id_ranges \(retailer_1\)"):
+        run_quality(kedro_project, run_id="dq-range-missing")
+    results = warehouse.results("dq-range-missing")
+    assert failed(results) == {("fact_id_ranges", "retailer_1")}
+    row = by_check(results, "fact_id_ranges", "retailer_1")
+    assert row["severity"] == "critical" and row["observed"] == 1
+    assert row["details"]["problems"] == {"missing_range": 1}
+    assert row["details"]["sample"] == [{
+        "problem": "missing_range", "date_id": 20240114, "day": "2024-01-14", "facts": 5,
+        "min_transaction_id": "ORD-20240114-1-0000", "max_transaction_id": "ORD-20240114-1-0004",
+        "first_transaction_id": None, "last_transaction_id": None}]
+    assert "1 day(s) with facts and no range row" in row["details"]["message"]
+    assert "2024-01-14" in row["details"]["message"]
+
+
+def test_an_id_range_narrower_than_its_facts_fails_fact_id_ranges(warehouse, kedro_project):
+    warehouse.load_clean(RUN_DATE)
+    # retailer_2: the 13th's range misses its lowest id, the 15th's its highest
+    warehouse.execute("UPDATE fact_sales_id_range SET first_transaction_id = 'ORD-20240113-2-0001' "
+                      "WHERE retailer_id = 2 AND date_id = 20240113")
+    warehouse.execute("UPDATE fact_sales_id_range SET last_transaction_id = 'ORD-20240115-2-0003' "
+                      "WHERE retailer_id = 2 AND date_id = 20240115")
+    with pytest.raises(Exception, match=r"fact_id_ranges \(retailer_2\)"):
+        run_quality(kedro_project, run_id="dq-range-narrow")
+    results = warehouse.results("dq-range-narrow")
+    assert failed(results) == {("fact_id_ranges", "retailer_2")}
+    row = by_check(results, "fact_id_ranges", "retailer_2")
+    assert row["severity"] == "critical" and row["observed"] == 2
+    assert row["details"]["problems"] == {"range_too_narrow": 2}
+    assert [(s["day"], s["min_transaction_id"], s["max_transaction_id"], s["first_transaction_id"],
+             s["last_transaction_id"]) for s in row["details"]["sample"]] == [
+        ("2024-01-13", "ORD-20240113-2-0000", "ORD-20240113-2-0004", "ORD-20240113-2-0001", "ORD-20240113-2-0004"),
+        ("2024-01-15", "ORD-20240115-2-0000", "ORD-20240115-2-0004", "ORD-20240115-2-0000", "ORD-20240115-2-0003")]
+    assert "2 day(s) with ids outside their range (e.g. on 2024-01-13, 2024-01-15)" in row["details"]["message"]
+    assert by_check(results, "fact_id_ranges", "retailer_1")["details"]["message"] == (
+        "fact_sales_id_range covers every window day's transaction ids")
+
+
+def test_a_wider_id_range_and_a_range_of_a_day_without_facts_pass(warehouse, kedro_project):
+    warehouse.load_clean(RUN_DATE)
+    # wider than the facts: a line moved out keeps its old day's range (the day is read once more)
+    warehouse.execute("UPDATE fact_sales_id_range SET first_transaction_id = 'A', last_transaction_id = 'Z' "
+                      "WHERE retailer_id = 3 AND date_id = 20240114")
+    # every fact of retailer_1's 2024-01-13 gone, its range row left behind (other checks see the loss)
+    warehouse.execute("DELETE FROM fact_sales WHERE retailer_id = 1 AND date_id = 20240113")
+    with pytest.raises(Exception, match=r"reconciliation_warehouse \(retailer_1\)") as err:
+        run_quality(kedro_project, run_id="dq-range-wide")
+    assert "fact_id_ranges" not in str(err.value)
+    results = warehouse.results("dq-range-wide")
+    assert {r["retailer_code"] for r in by_check(results, "fact_id_ranges") if r["passed"]} >= {
+        "retailer_1", "retailer_2", "retailer_3"}
+    assert not [r for r in by_check(results, "fact_id_ranges") if not r["passed"]]
 
 
 def _change(warehouse, code, kind, txn, from_date, run_id="test-run", to_date=None, amount="10.50"):
@@ -153,7 +197,7 @@ def test_warehouse_ids_that_differ_from_the_raw_zone_with_equal_counts_and_money
     warehouse.load_clean(RUN_DATE)
     # a fact that is not the raw record it stands for: same money, same count, another id
     warehouse.execute("UPDATE fact_sales SET transaction_id = 'GHOST-1' WHERE transaction_id = 'ORD-20240112-3-0004'")
-    warehouse.execute("UPDATE fact_sales_key SET transaction_id = 'GHOST-1' WHERE transaction_id = 'ORD-20240112-3-0004'")
+    warehouse.set_range(3, 20240112)   # its day's id range follows, as a load's would
     with pytest.raises(Exception, match=r"reconciliation_warehouse_ids \(retailer_3\)"):
         run_quality(kedro_project, run_id="dq-ghost")
     results = warehouse.results("dq-ghost")

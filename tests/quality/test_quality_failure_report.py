@@ -61,14 +61,14 @@ def test_a_check_that_raises_is_reported_as_the_step_that_failed(warehouse, kedr
     warehouse.load_clean(RUN_DATE)
     params = kedro_project.conf / "base" / "parameters_quality.yml"
     params.write_text(params.read_text().replace(
-        "    fact_key_agreement:                   # fact_sales_key says the day of every window fact, and nothing more\n"
+        "    fact_id_ranges:                       # fact_sales_id_range covers the ids of every window day with facts\n"
         "      severity: critical",
-        "    fact_key_agreement:\n      severity: fatal"))
+        "    fact_id_ranges:\n      severity: fatal"))
     with pytest.raises(ValueError) as err:
         run_quality(kedro_project, run_id="dq-typo")
     line = last_line(err.value)
     assert line.startswith("Data-quality checks could not complete for run_date 2024-01-15: "
-                           "dq_check_fact_key_agreement (running) failed: ValueError: check fact_key_agreement: "
+                           "dq_check_fact_id_ranges (running) failed: ValueError: check fact_id_ranges: "
                            "severity must be one of")
     html = report(kedro_project)
     assert "CHECKS COULD NOT COMPLETE" in html and "severity must be one of" in html
@@ -97,11 +97,11 @@ def test_a_warehouse_that_is_down_still_gets_a_report_and_names_the_cause(wareho
 
 def test_a_failed_gate_keeps_its_own_report(warehouse, kedro_project):
     warehouse.load_clean(RUN_DATE)
-    warehouse.execute("UPDATE fact_sales_key SET date_id = 20240113 WHERE transaction_id = 'ORD-20240114-1-0002'")
+    warehouse.execute("DELETE FROM fact_sales_id_range WHERE retailer_id = 1 AND date_id = 20240114")
     with pytest.raises(Exception) as err:
         run_quality(kedro_project, run_id="dq-verdict")
     assert last_line(err.value).startswith("1 critical data-quality check(s) failed for run_date 2024-01-15: "
-                                           "fact_key_agreement (retailer_1). Report: ")
+                                           "fact_id_ranges (retailer_1). Report: ")
     html = report(kedro_project)
     assert "FAILED" in html and "CHECKS COULD NOT COMPLETE" not in html
     assert "quality_checks_completed" not in {r["check_name"] for r in warehouse.results("dq-verdict")}

@@ -35,6 +35,27 @@ def test_severity_is_configurable():
     assert row["severity"] == "warning" and not row["passed"]
 
 
+def test_fact_id_ranges_counts_problem_days_per_retailer_and_passes_the_others():
+    problems = pd.DataFrame([
+        {"retailer_code": "retailer_1", "problem": "missing_range", "problems": 1, "date_id": 20240114, "facts": 5,
+         "min_transaction_id": "T-10", "max_transaction_id": "T-14", "first_transaction_id": None,
+         "last_transaction_id": None},
+        {"retailer_code": "retailer_1", "problem": "range_too_narrow", "problems": 3, "date_id": 20240113, "facts": 5,
+         "min_transaction_id": "T-01", "max_transaction_id": "T-09", "first_transaction_id": "T-02",
+         "last_transaction_id": "T-09"}])
+    out = nodes.check_fact_id_ranges(problems, {"retailer_1": {}, "retailer_2": {}}, PARAMS)
+    bad, good = (out[out["retailer_code"] == code].iloc[0] for code in ("retailer_1", "retailer_2"))
+    assert (bad["check_name"], bad["severity"], bad["observed"], bool(bad["passed"])) == (
+        "fact_id_ranges", "critical", 4, False)
+    assert bad["details"]["problems"] == {"missing_range": 1, "range_too_narrow": 3}
+    assert [(s["problem"], s["day"]) for s in bad["details"]["sample"]] == [
+        ("missing_range", "2024-01-14"), ("range_too_narrow", "2024-01-13")]
+    assert ("1 day(s) with facts and no range row, 3 day(s) with ids outside their range "
+            "(e.g. on 2024-01-13, 2024-01-14)") in bad["details"]["message"]
+    assert bool(good["passed"]) and good["observed"] == 0 and good["details"]["sample"] == []
+    assert good["details"]["message"] == "fact_sales_id_range covers every window day's transaction ids"
+
+
 def test_gate_names_failed_critical_checks_and_ignores_warnings():
     frames = [pd.DataFrame([nodes.result("retailer_2", "volume_rows", "critical", 0, 1, False, message="none"),
                             nodes.result("retailer_3", "freshness", "warning", 50, 36, False, message="stale"),

@@ -16,7 +16,6 @@ def test_clean_history_passes(warehouse, kedro_project):
     warehouse.execute("INSERT INTO dim_product (product_id, product_key, retailer_id, product_sku, product_name, "
                       "category, valid_from) VALUES (1999, 1001, 1, 'SKU-1', 'Widget v2', 'Garden', '2024-01-14')")
     warehouse.execute("UPDATE fact_sales SET product_id = 1999 WHERE retailer_id = 1 AND date_id >= 20240114")
-    warehouse.execute("UPDATE fact_sales_key SET product_id = 1999 WHERE retailer_id = 1 AND date_id >= 20240114")
     warehouse.execute("UPDATE dim_product SET valid_from = '2023-01-01' WHERE product_id <> 1999 AND product_id <> 1001")
     run_quality(kedro_project, run_id="dq-versions-clean")
     results = warehouse.results("dq-versions-clean")

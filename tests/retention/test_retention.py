@@ -14,6 +14,7 @@ import pytest
 from retail_pipeline.retention.config import load_settings
 from retail_pipeline.retention.rules import RetentionRefused
 from retail_pipeline.retention.run import retention
+from tests.fixtures.kedro_project import RETAILERS
 from tests.retention.conftest import zone_files
 
 DAYS = [date(2024, 3, 1) + timedelta(days=n) for n in range(6)]   # 1..6 March
@@ -31,7 +32,7 @@ def warehouse_state(wh) -> dict:
                                  JOIN pg_class p ON p.oid = i.inhparent
                                  WHERE p.relname LIKE 'fact\\_sales\\_r%%' AND c.relkind = 'r'"""),
         "facts": per_day("SELECT retailer_id, date_id, count(*), sum(total_amount) FROM fact_sales GROUP BY 1, 2"),
-        "keys": per_day("SELECT retailer_id, date_id, count(*) FROM fact_sales_key GROUP BY 1, 2"),
+        "ranges": per_day("SELECT retailer_id, date_id, count(*) FROM fact_sales_id_range GROUP BY 1, 2"),
         "mart_daily": per_day("SELECT retailer_id, date_id, sum(transactions)::bigint, sum(revenue) FROM mart_daily_sales GROUP BY 1, 2"),
         "mart_category": per_day("SELECT retailer_id, date_id, count(*) FROM mart_daily_category_sales GROUP BY 1, 2"),
         "mart_monthly": per_day("SELECT * FROM mart_monthly_category_sales"),
@@ -70,12 +71,28 @@ def loaded(retention_project, seed_retailers):
     return project
 
 
+def exact_ranges(wh) -> list[tuple]:
+    """Each retailer-day's lowest and highest fact id, byte by byte: what fact_sales_id_range holds."""
+    return wh.query("""SELECT retailer_id, date_id, min(transaction_id COLLATE "C"), max(transaction_id COLLATE "C")
+                       FROM fact_sales GROUP BY 1, 2 ORDER BY 1, 2""")
+
+
+def test_the_loads_leave_exact_id_ranges_that_the_quality_check_accepts(loaded):
+    wh = loaded.warehouse
+    assert wh.query("SELECT retailer_id, date_id, first_transaction_id, last_transaction_id "
+                    "FROM fact_sales_id_range ORDER BY 1, 2") == exact_ranges(wh)
+    checked = wh.query("SELECT run_date::text, retailer_code, passed FROM dq_check_results "
+                       "WHERE check_name = 'fact_id_ranges' ORDER BY 1, 2")
+    assert {row[:2] for row in checked} == {(day, code) for day in ("2024-03-02", "2024-03-06") for code in RETAILERS}
+    assert all(passed for *_, passed in checked), checked
+
+
 def test_retention_removes_old_days_only_keeps_marts_consistent_and_audits(loaded):
     project, wh = loaded, loaded.warehouse
     settings = load_settings("local", str(project.conf))
     assert settings.lookback_days == 3 and settings.warehouse_con == wh.url
     before, files_before = warehouse_state(wh), zone_files(project.zone_root)
-    assert all(old(before)[name] for name in ("partitions", "facts", "keys", "mart_daily", "audit", "dq", "quarantine"))
+    assert all(old(before)[name] for name in ("partitions", "facts", "ranges", "mart_daily", "audit", "dq", "quarantine"))
     assert any(path.startswith("landing/") for path in files_before)
 
     # The look-back rule: keeping 3 days would remove the 3rd, which the next daily run (the 6th) reads.
@@ -95,7 +112,7 @@ def test_retention_removes_old_days_only_keeps_marts_consistent_and_audits(loade
     assert warehouse_state(wh) == before and zone_files(project.zone_root) == files_before  # removed nothing
     assert dry.cutoff == CUTOFF and {item.day for item in dry.items} <= {*DAYS[:2], date(2024, 3, 1)}
     kinds = {item.kind for item in dry.items}
-    assert {"fact_partition", "fact_sales_key", "mart_daily_sales", "mart_daily_category_sales",
+    assert {"fact_partition", "fact_sales_id_range", "mart_daily_sales", "mart_daily_category_sales",
             "mart_monthly_category_sales_rebuilt", "load_audit", "warehouse_quarantine", "dq_check_results",
             "zone_raw", "zone_quarantine", "zone_landing", "zone_manifests"} <= kinds, kinds
 
@@ -103,10 +120,12 @@ def test_retention_removes_old_days_only_keeps_marts_consistent_and_audits(loade
     assert real.items == dry.items                      # the dry run listed exactly what went
     after = warehouse_state(wh)
     assert all(rows == [] for rows in old(after).values()), old(after)
-    for name in ("partitions", "facts", "keys", "mart_daily", "mart_category", "quarantine", "audit", "changes"):
+    for name in ("partitions", "facts", "ranges", "mart_daily", "mart_category", "quarantine", "audit", "changes"):
         kept = [row for row in before[name] if row not in old(before)[name]]
         assert after[name] == kept, name             # every kept day untouched
     assert after["dims"] == before["dims"]            # dimensions are kept whole
+    assert wh.query("SELECT retailer_id, date_id, first_transaction_id, last_transaction_id "
+                    "FROM fact_sales_id_range ORDER BY 1, 2") == exact_ranges(wh)   # ranges went with their facts
     assert after["dq"] == [("2024-03-06", before["dq"][-1][1])]
     partitions = {item.target for item in real.items if item.kind == "fact_partition"}
     assert len(partitions) == 8 and not {row[0] for row in after["partitions"]} & partitions  # 4 retailers x 2 days

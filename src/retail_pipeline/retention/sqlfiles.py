@@ -1,5 +1,5 @@
 """Retention's SQL, one statement per file under sql/retention/, read by name
-(`count/fact_sales_key`); `{partition}` placeholders become identifiers (psycopg2.sql)."""
+(`count/fact_sales_id_range`); `{partition}` placeholders become identifiers (psycopg2.sql)."""
 
 from __future__ import annotations
 

@@ -1,13 +1,14 @@
 """Retention in the warehouse: one transaction per retailer, under that retailer's load lock.
 
 What goes for a retailer, per day before the cutoff: its fact partitions (dropped), its
-`fact_sales_key` rows (the exactly-once keys of those facts, so keys and facts stay in step),
-its daily marts, the monthly mart of whole months before the cutoff's month (the cutoff's own
-month is rebuilt from its remaining days), its `warehouse_quarantine`, `load_audit` and
-`fact_sales_changes` rows. Then its retention horizon (loads of removed days are refused,
-020_retention_audit.sql) and the audit rows, in the same transaction: the retailer's removal is
-all or nothing. Dimensions are kept (members are shared by kept days and cheap; every foreign
-key still holds). `dq_check_results` before the cutoff go in a transaction of their own.
+`fact_sales_id_range` rows (those days' id ranges, read by the loader's exactly-once guard: they
+go with their facts), its daily marts, the monthly mart of whole months before the cutoff's
+month (the cutoff's own month is rebuilt from its remaining days), its `warehouse_quarantine`,
+`load_audit` and `fact_sales_changes` rows. Then its retention horizon (loads of removed days are
+refused, 020_retention_audit.sql) and the audit rows, in the same transaction: the retailer's
+removal is all or nothing. Dimensions are kept (members are shared by kept days and cheap;
+every foreign key still holds). `dq_check_results` before the cutoff go in a transaction of
+their own.
 
 The dry run runs the same plan in a READ ONLY transaction with the count queries; the real run
 reports what its DELETE ... RETURNING statements removed, so the two can be compared.
@@ -27,7 +28,7 @@ from retail_pipeline.retention.sqlfiles import statement, text
 from retail_pipeline.warehouse.migrate import to_dsn
 
 IDENTITY_SQL = Path(__file__).resolve().parents[3] / "sql" / "runs" / "warehouse_identity.sql"
-BY_RETAILER_ID = ("fact_sales_key", "mart_daily_sales", "mart_daily_category_sales", "mart_monthly_category_sales")
+BY_RETAILER_ID = ("fact_sales_id_range", "mart_daily_sales", "mart_daily_category_sales", "mart_monthly_category_sales")
 BY_RETAILER_CODE = ("warehouse_quarantine", "load_audit", "fact_sales_changes")
 MONTH_REBUILT = "mart_monthly_category_sales_rebuilt"
 

@@ -4,7 +4,7 @@ One module per family of checks; this module gathers them for `pipeline.py` and 
 
 * `results`: the result row every check returns, and shared helpers;
 * `warehouse_checks`: volume, completeness, business rules, uniqueness over all of history,
-  fact_sales_key agreement, referential integrity, freshness;
+  fact_sales_id_range coverage, referential integrity, freshness;
 * `load_checks`: facts that disappeared or moved, a day's volume drop between two loads;
 * `reconciliation`: manifests and zone files by counts and money, quarantine rate;
 * `id_checks`: the same by transaction ids: source re-read vs zone files, zone vs warehouse;
@@ -34,7 +34,7 @@ from .warehouse_checks import (
     BUSINESS_RULES,
     check_business_rules,
     check_completeness,
-    check_fact_key_agreement,
+    check_fact_id_ranges,
     check_freshness,
     check_product_versions,
     check_referential_integrity,
@@ -44,7 +44,7 @@ from .warehouse_checks import (
 
 __all__ = [
     "BUSINESS_RULES", "LOADED", "RESULT_COLUMNS", "SEVERITIES", "DataQualityError", "after_load", "assemble_results",
-    "check_business_rules", "check_completeness", "check_fact_changes", "check_fact_key_agreement",
+    "check_business_rules", "check_completeness", "check_fact_changes", "check_fact_id_ranges",
     "check_freshness", "check_load_volume_drop", "check_product_versions", "check_quarantine_rate", "check_reconciliation",
     "check_referential_integrity", "check_source_ids", "check_uniqueness", "check_volume",
     "check_warehouse_ids", "collect_manifests", "collect_zone_counts", "failed_checks",

@@ -75,7 +75,7 @@ def _query_check(func, query: str, name: str) -> Node:
     return Node(func, [query, "dq_manifests", PARAMS], f"dq_{name}_results", name=f"dq_check_{name}")
 
 
-CHECKS = ["volume", "completeness", "business_rules", "uniqueness", "fact_key_agreement",
+CHECKS = ["volume", "completeness", "business_rules", "uniqueness", "fact_id_ranges",
           "product_versions", "referential_integrity", "freshness", "fact_changes", "load_volume_drop",
           "reconciliation", "quarantine_rate", "source_ids", "warehouse_ids"]
 
@@ -100,7 +100,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             _query_check(nodes.check_completeness, "dq_completeness_query", "completeness"),
             _query_check(nodes.check_business_rules, "dq_business_rules_query", "business_rules"),
             _query_check(nodes.check_uniqueness, "dq_uniqueness_query", "uniqueness"),
-            _query_check(nodes.check_fact_key_agreement, "dq_fact_key_query", "fact_key_agreement"),
+            _query_check(nodes.check_fact_id_ranges, "dq_fact_id_ranges_query", "fact_id_ranges"),
             _query_check(nodes.check_product_versions, "dq_product_versions_query", "product_versions"),
             _query_check(nodes.check_referential_integrity, "dq_referential_integrity_query",
                          "referential_integrity"),

@@ -1,7 +1,7 @@
 """Checks on the warehouse's facts and dimensions, each a pure function of one query's frame.
 
-Volume, completeness, business rules, uniqueness over all of history, agreement of
-fact_sales_key with fact_sales, referential integrity and freshness. The queries are the SQL
+Volume, completeness, business rules, uniqueness over all of history, fact_sales_id_range
+covering the window's facts, referential integrity and freshness. The queries are the SQL
 files of sql/quality/ (catalog_quality.yml); thresholds and severities come from
 parameters_quality.yml.
 """
@@ -15,7 +15,7 @@ import pandas as pd
 
 from retail_pipeline.run_window import parse_run_date
 
-from .results import check_cfg, frame, num, of_retailer, records, result, retailers
+from .results import check_cfg, days_text, frame, num, of_retailer, records, result, retailers
 
 
 def _date_id_text(value: Any) -> str:
@@ -165,22 +165,27 @@ def check_uniqueness(duplicates: pd.DataFrame, manifests: dict[str, Any], params
     return frame(out)
 
 
-def check_fact_key_agreement(problems: pd.DataFrame, manifests: dict[str, Any],
-                             params: dict[str, Any]) -> pd.DataFrame:
-    """fact_sales_key names the day of every window fact, and no window day without its fact."""
-    cfg = check_cfg(params, "fact_key_agreement")
+def check_fact_id_ranges(problems: pd.DataFrame, manifests: dict[str, Any],
+                         params: dict[str, Any]) -> pd.DataFrame:
+    """Every window day with facts has its fact_sales_id_range row, covering the day's ids: the
+    loader's duplicate guard reads only days whose range overlaps a load's ids, so a day missing
+    or too narrow would let a line already on it be loaded again, unseen."""
+    cfg = check_cfg(params, "fact_id_ranges")
     out = []
     for code in retailers(manifests, problems):
         mine = of_retailer(problems, code)
         counts = ({p: int(g["problems"].iloc[0]) for p, g in mine.groupby("problem")} if not mine.empty else {})
         total = sum(counts.values())
-        sample = records(mine, ["problem", "transaction_id", "product_id", "fact_date_id", "key_date_id"])
-        days = sorted({_date_id_text(s.get("fact_date_id") or s.get("key_date_id")) for s in sample})
-        message = ("fact_sales_key agrees with fact_sales on every window day" if not total else
-                   f"fact_sales_key disagrees with fact_sales for {code}: "
-                   f"{counts.get('fact_without_key', 0)} facts without their key row on their day, "
-                   f"{counts.get('key_without_fact', 0)} key rows without their fact (e.g. on {', '.join(days)})")
-        out.append(result(code, "fact_key_agreement", cfg["severity"], total, 0, total == 0,
+        sample = records(mine, ["problem", "date_id", "facts", "min_transaction_id", "max_transaction_id",
+                                "first_transaction_id", "last_transaction_id"])
+        for row in sample:
+            row["day"] = _date_id_text(row["date_id"])
+        message = ("fact_sales_id_range covers every window day's transaction ids" if not total else
+                   f"fact_sales_id_range does not cover the facts of {code}: "
+                   f"{counts.get('missing_range', 0)} day(s) with facts and no range row, "
+                   f"{counts.get('range_too_narrow', 0)} day(s) with ids outside their range "
+                   f"(e.g. on {days_text(sorted({s['day'] for s in sample}))})")
+        out.append(result(code, "fact_id_ranges", cfg["severity"], total, 0, total == 0,
                           message=message, problems=counts, sample=sample))
     return frame(out)
 

@@ -1,6 +1,6 @@
--- Retention: fact_sales_key's rows before the cutoff, counted per day as count/fact_sales_key.sql counts them.
+-- Retention: fact_sales_id_range's rows before the cutoff, counted per day as count/fact_sales_id_range.sql counts them.
 WITH removed AS (
-    DELETE FROM fact_sales_key
+    DELETE FROM fact_sales_id_range
     WHERE retailer_id = %(retailer_id)s AND date_id < %(cutoff_id)s
     RETURNING date_id
 )
