@@ -36,6 +36,26 @@ def test_a_line_on_an_old_day_outside_the_window_fails_uniqueness(warehouse, ked
     assert "ORD-20240114-2-0001 (product 2001) on 2024-01-02, 2024-01-14" in row["details"]["message"]
 
 
+def test_a_transaction_on_an_old_day_with_another_product_fails_uniqueness(warehouse, kedro_project):
+    """A transaction is one line whatever its product: a corrected product on another day is
+    still the same transaction twice (no per-line ledger says so any more; this check does)."""
+    warehouse.load_clean(RUN_DATE)
+    warehouse.add_day(date(2024, 1, 2))
+    warehouse.execute("""INSERT INTO fact_sales (sale_id, date_id, product_id, customer_id, store_id, retailer_id,
+                             transaction_id, quantity, unit_price, total_amount, transaction_ts, run_id)
+                         SELECT f.sale_id + 1, 20240102,
+                                (SELECT min(p.product_id) FROM dim_product p WHERE p.product_id <> f.product_id),
+                                f.customer_id, f.store_id, f.retailer_id, f.transaction_id, f.quantity,
+                                f.unit_price, f.total_amount, f.transaction_ts - interval '12 days', 'old-run'
+                         FROM fact_sales f WHERE f.transaction_id = 'ORD-20240114-2-0001'""")
+    assert warehouse.execute("SELECT count(DISTINCT product_id) FROM fact_sales "
+                             "WHERE transaction_id = 'ORD-20240114-2-0001'") == [(2,)]
+    with pytest.raises(Exception, match=r"uniqueness \(retailer_2\)"):
+        run_quality(kedro_project, run_id="dq-history-product")
+    row = by_check(warehouse.results("dq-history-product"), "uniqueness", "retailer_2")
+    assert row["observed"] == 1 and row["details"]["sample"][0]["days"] == ["2024-01-02", "2024-01-14"]
+
+
 def test_a_window_day_without_its_id_range_fails_fact_id_ranges(warehouse, kedro_project):
     warehouse.load_clean(RUN_DATE)
     # a load would never look at retailer_1's 2024-01-14 for a line already there
