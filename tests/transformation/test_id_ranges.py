@@ -14,6 +14,7 @@ from retail_pipeline.warehouse.migrate import apply_migrations
 from tests.transformation.conftest import sale
 from tests.transformation.exactly_once_checks import assert_saved, changes, marts_agree
 from tests.transformation.test_streamed_load import CODE, dataset, whole_load
+from tests.reliability.test_warehouse_exactly_once import terminate_load
 from tests.transformation.test_warehouse_load import snapshot
 
 LATER = "2024-01-20T09:00:00Z"
@@ -52,6 +53,40 @@ def test_a_line_corrected_into_the_window_is_looked_for_from_its_old_day_on(ware
     ds.save(whole_load(new, "run-new", run_date=DAYS[-1], lookback=0))
     assert ds.looked_up == list(range(20240103, 20240110))
     assert [c[2:6] for c in changes(warehouse, "run-new")] == [("T-20240103-002", "moved", "2024-01-03", "2024-01-10")]
+    assert_saved(warehouse, [r for rows in history.values() for r in rows] + new, DAYS[0], DAYS[-1])
+    marts_agree(warehouse)
+
+
+def test_the_loads_backend_killed_after_it_deleted_the_movers_old_copy_changes_nothing(warehouse, pg_server,
+                                                                                     monkeypatch):
+    """pg_terminate_backend right after the move deleted the old copy on 2024-01-03 (in the load's
+    transaction): the server rolls it all back, the old copy and every range are as before; the
+    rerun is the repair, exactly once, to the cent."""
+    from retail_pipeline.datasets.postgres_star import PostgresStarSchemaDataset
+
+    history = {day: day_lines(day, 5) for day in DAYS[:-1]}
+    load_days(warehouse, history)
+    mover = sale(CODE, "T-20240103-002", "SKU-2", DAYS[-1], quantity=3, unit_price=4.0, ingested_at=LATER)
+    new = day_lines(DAYS[-1], 5) + [mover]
+    before, ranges = snapshot(warehouse), warehouse.query("SELECT * FROM fact_sales_id_range ORDER BY 1, 2")
+    original = PostgresStarSchemaDataset._step
+
+    def step(self, name):
+        original(self, name)
+        if name == "keys: days elsewhere":
+            assert self._last_step == name
+            terminate_load(pg_server, warehouse, "run-new")
+
+    monkeypatch.setattr(PostgresStarSchemaDataset, "_step", step)
+    with pytest.raises(DatasetError, match="after step 'keys: days elsewhere': the server closed the connection"):
+        dataset(warehouse).save(whole_load(new, "run-new", run_date=DAYS[-1], lookback=0))
+    assert snapshot(warehouse) == before
+    assert warehouse.query("SELECT * FROM fact_sales_id_range ORDER BY 1, 2") == ranges
+    assert warehouse.scalar("SELECT count(*) FROM fact_sales WHERE transaction_id = 'T-20240103-002'") == 1
+    monkeypatch.undo()
+
+    dataset(warehouse).save(whole_load(new, "run-new", run_date=DAYS[-1], lookback=0))
+    assert [c[2:4] for c in changes(warehouse, "run-new")] == [("T-20240103-002", "moved")]
     assert_saved(warehouse, [r for rows in history.values() for r in rows] + new, DAYS[0], DAYS[-1])
     marts_agree(warehouse)
 
