@@ -17,12 +17,23 @@ Figures:
   transaction (so it gets the same WAL skip the load gets), same server, same run;
 - load_vs_copy = load_rows_per_s / bare_copy_rows_per_s; both commit durably (the server keeps
   fsync, synchronous_commit and full_page_writes on, as the stack does: `durable_commits`);
+  measured in `--rounds` rounds (below): the median of the rounds' ratios (load_vs_copy_rounds),
+  load_s, bare_copy_s and load_step_* being the median round's;
 - commit_s: the load's commit step (WAL flush and the sync of the day tables built without WAL);
 - durability_cost_s: load_s minus the same save into another empty warehouse with
   synchronous_commit = off for that one session (async_commit_load_s), i.e. what waiting for
   the commit to reach disk costs; the product never commits that way (issue 9);
 - history_slowdown: the same save into a warehouse already holding history_rows facts over
-  other days (generated in SQL), divided by the empty-warehouse save;
+  other days (generated in SQL once, each save into a fresh copy of it), divided by the save
+  into an empty warehouse of the same round; the median of the rounds' ratios
+  (history_slowdown_rounds; load_history_s, load_history_empty_s and load_history_step_* are
+  the median round's). A round is a bare COPY, the save into an empty warehouse and the save
+  into history, back to back: the machine's speed drifts between minutes, so each ratio is
+  taken within one round; with
+  `--history-late-days K` (history_late_days), 1% of the lines of each of the last K days
+  carry ids of the load's day, as retailers whose ids are dated when a row is recorded and
+  whose rows come up to K days late: their id ranges overlap the load's, so the load looks
+  up those days' facts (load_history_step_keys_s);
 - parallel_load_speedup: the three retailers' own loads (one PostgresStarSchemaDataset scoped to
   each retailer, as the pipeline saves them) into an empty warehouse one after the other, divided
   by the same three loads saved at once from three threads (the server works in three
@@ -54,6 +65,7 @@ import argparse
 import logging
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from contextlib import closing
@@ -104,6 +116,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "stages and loads the retailers at once, as the Airflow DAG's tasks do")
     group.add_argument("--history-days", type=int, default=None,
                        help=f"days the history is spread over (default {DEFAULT_HISTORY_DAYS}; 30 with --full)")
+    group.add_argument("--rounds", type=int, default=3,
+                       help="rounds of (bare COPY, save into an empty warehouse, save into history) back to "
+                            "back; load_vs_copy and history_slowdown are the medians of their ratios (default 3)")
+    group.add_argument("--history-late-days", type=int, default=0,
+                       help="the last K history days each hold 1%% of their lines under ids of the load's day (ids "
+                            "dated when a row is recorded, rows up to K days late): the load looks up K days")
 
 
 
@@ -122,6 +140,27 @@ def big_day(server: "Server", workdir: Path, big: int, runner: str = "Sequential
     server.pg.drop_database("bench_big")
     shutil.rmtree(big_zone, ignore_errors=True)
     return figures
+
+
+def timed_round(server: "Server", rows, load: dict) -> dict:
+    """A bare COPY of the rows, the save into an empty warehouse (bench_empty) and the same save
+    into a copy of bench_history_built (bench_history), back to back; the two warehouses are
+    kept until the next round."""
+    settle(server)
+    copy_s = bare_copy_seconds(server.dsn("bench_pipeline"), rows)
+    url_empty = server.fresh_warehouse("bench_empty")
+    settle(server)
+    empty_s, empty_steps = timed_save(url_empty, load)
+    url_history = server.clone_warehouse("bench_history_built", "bench_history")
+    settle(server)
+    history_s, history_steps = timed_save(url_history, load)
+    return {"copy_s": copy_s, "empty_s": empty_s, "empty_steps": empty_steps, "history_s": history_s,
+            "history_steps": history_steps, "vs_copy": copy_s / empty_s, "slowdown": history_s / empty_s}
+
+
+def median_round(rounds: list[dict], ratio: str) -> dict:
+    """The round whose `ratio` is the median (the lower middle one for an even count)."""
+    return sorted(rounds, key=lambda r: r[ratio])[(len(rounds) - 1) // 2]
 
 
 def quality_figures(raw_zone: Path, url: str, prefix: str = "quality_ids_") -> dict:
@@ -165,11 +204,7 @@ def run(args: argparse.Namespace) -> dict:
             quality = quality_figures(raw_zone, url_a)
             big_figures = big_day(server, workdir, big, args.transform_runner) if big else {}
 
-            # 2. bare COPY of the same rows, same server
-            settle(server)
-            copy_s = bare_copy_seconds(server.dsn("bench_pipeline"), rows)
-
-            # 3. the dataset's save alone, empty warehouse (frames computed by the nodes in memory)
+            # 2. the load's frames, computed by the nodes in memory (the dataset's saves below use them)
             retailers = {f"retailer_{k}": {"retailer_id": k, "name": f"Retailer {k}", "timezone": "UTC"}
                          for k in (1, 2, 3)}
             warehouse = {"max_fact_loss_share": 0.5}
@@ -187,14 +222,8 @@ def run(args: argparse.Namespace) -> dict:
                                                        DAY.isoformat(), 0, "bench-parallel")
                 per_retailer[code]["retailers"] = [code]
             del frames, parts
-            url_b = server.fresh_warehouse("bench_empty")
-            settle(server)
-            durable = settings(server.dsn("bench_empty"))
-            load_empty_s, steps_empty = timed_save(url_b, load)
-            rerun_empty_s = timed_save(url_b, load)[0] if full else None
-            server.pg.drop_database("bench_empty")
 
-            # 3b. the same save, commits not waiting for the disk (this session only): the baseline
+            # 2b. the same save, commits not waiting for the disk (this session only): the baseline
             # that shows what durable commits cost
             server.fresh_warehouse("bench_async")
             if settings(server.dsn("bench_async") + ASYNC_COMMIT)["synchronous_commit"] != "off":
@@ -204,16 +233,21 @@ def run(args: argparse.Namespace) -> dict:
                                                    + ASYNC_COMMIT, load)
             server.pg.drop_database("bench_async")
 
-            # 3c. the three retailers' loads one after the other, then all at once
+            # 2c. the three retailers' loads one after the other, then all at once
             sequential_s, parallel_s = parallel_loads(server, per_retailer)
             del per_retailer
 
-            # 4. the same save into a warehouse holding history
-            url_c = server.fresh_warehouse("bench_history")
-            history_s = make_history(server.dsn("bench_history"), args.history_rows, args.history_days)
-            settle(server)
-            load_history_s, steps_history = timed_save(url_c, load)
-            rerun_history_s = timed_save(url_c, load)[0] if full else None
+            # 3. rounds: bare COPY, the save into an empty warehouse, the save into history
+            server.fresh_warehouse("bench_history_built")
+            history_s = make_history(server.dsn("bench_history_built"), args.history_rows, args.history_days,
+                                     args.history_late_days)
+            rounds = [timed_round(server, rows, load) for _ in range(max(1, args.rounds))]
+            vs_copy, slowdown = median_round(rounds, "vs_copy"), median_round(rounds, "slowdown")
+            load_empty_s, steps_empty, copy_s = vs_copy["empty_s"], vs_copy["empty_steps"], vs_copy["copy_s"]
+            load_history_s, steps_history = slowdown["history_s"], slowdown["history_steps"]
+            durable = settings(server.dsn("bench_empty"))
+            rerun_empty_s = timed_save(server.pg.url("bench_empty", LOADER, server.password), load)[0] if full else None
+            rerun_history_s = timed_save(server.pg.url("bench_history", LOADER, server.password), load)[0] if full else None
             with closing(psycopg2.connect(server.dsn("bench_history"))) as conn, conn.cursor() as cur:
                 cur.execute("SELECT count(*) FROM fact_sales")
                 facts_total = cur.fetchone()[0]
@@ -223,17 +257,20 @@ def run(args: argparse.Namespace) -> dict:
     figures = {
         "transform_rows": n,
         "history_rows": args.history_rows,
+        "history_late_days": args.history_late_days,
         "transform_s": round(transform_s, 2),
         "transform_runner": args.transform_runner,
         "load_rows_per_s": round(n / load_empty_s, 1),
         "bare_copy_rows_per_s": round(n / copy_s, 1),
-        "load_vs_copy": round(copy_s / load_empty_s, 3),
+        "load_vs_copy": round(statistics.median(r["vs_copy"] for r in rounds), 3),
+        "load_vs_copy_rounds": [round(r["vs_copy"], 3) for r in rounds],
         "durable_commits": all(v == "on" for v in durable.values()),
         "commit_s": round(steps_empty.get("commit", 0.0), 3),
         "async_commit_load_s": round(load_async_s, 2),
         "async_commit_commit_s": round(steps_async.get("commit", 0.0), 3),
         "durability_cost_s": round(load_empty_s - load_async_s, 2),
-        "history_slowdown": round(load_history_s / load_empty_s, 3),
+        "history_slowdown": round(statistics.median(r["slowdown"] for r in rounds), 3),
+        "history_slowdown_rounds": [round(r["slowdown"], 3) for r in rounds],
         "parallel_load_speedup": round(sequential_s / parallel_s, 3),
         "sequential_loads_s": round(sequential_s, 2),
         "parallel_loads_s": round(parallel_s, 2),
@@ -244,6 +281,7 @@ def run(args: argparse.Namespace) -> dict:
         "load_s": round(load_empty_s, 2),
         "bare_copy_s": round(copy_s, 2),
         "load_history_s": round(load_history_s, 2),
+        "load_history_empty_s": round(slowdown["empty_s"], 2),
         "rerun_s": round(rerun_empty_s, 2) if rerun_empty_s is not None else None,  # --full only
         "rerun_history_s": round(rerun_history_s, 2) if rerun_history_s is not None else None,
         "nodes_s": round(nodes_s, 2),

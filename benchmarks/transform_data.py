@@ -83,8 +83,10 @@ def write_big_raw_zone(raw_zone: Path, n: int, slice_rows: int = 500_000) -> Non
 
 
 
-def make_history(dsn: str, rows: int, days: int) -> float:
-    """history `rows` facts over `days` days before DAY, built in SQL like the loader builds days."""
+def make_history(dsn: str, rows: int, days: int, late_days: int = 0) -> float:
+    """history `rows` facts over `days` days before DAY, built in SQL like the loader builds days.
+    In the last `late_days` days, 1 line in 100 has an id of DAY's form (`canonical_rows`'
+    prefixes, sorting after DAY's own ids): their id ranges overlap the load's."""
     from retail_pipeline.warehouse.days import PARTITION_INDEXES
 
     start = time.perf_counter()
@@ -128,7 +130,7 @@ def make_history(dsn: str, rows: int, days: int) -> float:
                         SELECT {date_id}::bigint * 100000000 + g, {date_id},
                                1000000000 + (g * 7919) % 30000, 2000000000 + (g * 104729) % 300000,
                                3000000000 + (g * 31) % 300, 1 + ((g * 7919) % 30000) % 3,
-                               'H-{date_id}-' || g, 1 + g % 5, 9.99, (1 + g % 5) * 9.99, 0.8,
+                               {_history_id(date_id, n <= late_days)}, 1 + g % 5, 9.99, (1 + g % 5) * 9.99, 0.8,
                                timestamptz '{day}' + make_interval(secs => g % 86400), 'history'
                         FROM generate_series(1::bigint, {per_day}) g WHERE {only}""")
                     for index, statement in PARTITION_INDEXES:
@@ -148,10 +150,16 @@ def make_history(dsn: str, rows: int, days: int) -> float:
                                generate_series(0, 11) c""", (date_id,))
         conn.autocommit = True
         with conn.cursor() as cur:
-            cur.execute("VACUUM (ANALYZE) fact_sales")  # a settled warehouse, as history would be
-            if keyed:
-                cur.execute("VACUUM (ANALYZE) fact_sales_key")
+            cur.execute("VACUUM (ANALYZE)")  # a settled warehouse, as history would be: every table
     return time.perf_counter() - start
+
+
+def _history_id(date_id: int, late: bool) -> str:
+    """The SQL of a history line's transaction id (see make_history)."""
+    if not late:
+        return f"'H-{date_id}-' || g"
+    prefix = "(ARRAY['ORD-', 'TXN-', 'SAL-'])[1 + ((g * 7919) % 30000) % 3]"
+    return f"CASE WHEN g % 100 = 0 THEN {prefix} || '{DAY:%Y%m%d}-L{date_id}-' || g ELSE 'H-{date_id}-' || g END"
 
 
 def _has_function(cur, name: str) -> bool:

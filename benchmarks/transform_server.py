@@ -92,6 +92,16 @@ class Server:
         apply_migrations(url)
         return url
 
+    def clone_warehouse(self, template: str, name: str) -> str:
+        """A copy of the warehouse `template` (its files, statistics and hint bits as they are)."""
+        from psycopg2 import sql
+
+        self.pg.drop_database(name)
+        with closing(self.pg.connect()) as conn, conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER {} STRATEGY FILE_COPY").format(
+                sql.Identifier(name), sql.Identifier(template), sql.Identifier(LOADER)))
+        return self.pg.url(name, LOADER, self.password)
+
     def dsn(self, name: str) -> str:
         return self.pg.dsn(name, LOADER, self.password)
 
