@@ -24,6 +24,11 @@ Figures (N = records per retailer-day of the first size):
   started to last child ended), at N;
 - ingest_peak_rss_mb: the largest child's own peak RSS (VmHWM) at N;
 - ingest_<N>_pipeline_cpu_s: CPU time of the pipeline processes (not the APIs nor PostgreSQL);
+- ingest_<N>_sources_cpu_s: CPU time of the retailer APIs and their PostgreSQL during the run (they
+  share the machine's cores with the pipeline here);
+- ingest_<N>_core_use: (pipeline + sources CPU) / (wall time x the machine's cores): how busy the
+  cores were; ingest_<N>_cpu_ceiling_records_per_s: records_per_s / core_use, the rate the same CPU
+  time would give with every core busy all the time (what parallelism alone could reach);
 - ingest_10x_peak_rss_mb: the same at N x scale (ingest_10x_retailers);
 - ingest_scale_time_ratio: time of ingest_10x_retailers at N x scale / their time at N, each
   retailer timed from the load of its source to the commit of its window (linear: ~ scale);
@@ -35,8 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import secrets
+import os
 import shutil
 import subprocess
 import sys
@@ -45,9 +49,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import yaml
-
 from benchmarks.common import PROJECT_ROOT, print_table, record
+from benchmarks.ingest_stack import Stack, bench_conf
 
 RUN_DATE = date(2024, 6, 15)
 SEED = 42
@@ -113,79 +116,18 @@ def _run_children(args, specs: list[Path], rows: int) -> dict:
             "retailer_seconds": {code: s for r in results for code, s in r["retailers"].items()}}
 
 
-class _Stack:
-    def __init__(self, workdir: Path):
-        from retail_pipeline.devstack.postgres import LocalPostgres, free_port
-
-        self.workdir = workdir
-        self.pg = LocalPostgres(workdir / "pgdata", free_port(), secrets.token_urlsafe(16))
-        self.apis: dict = {}
-        self.dsns: dict = {}
-        self.keys: dict = {}
-        self.styles: dict = {}
-
-    def start(self) -> None:
-        from retail_pipeline.devstack.postgres import free_port
-        from retail_pipeline.registry import project_retailers
-        from retailers.common.db import init_db
-        from retailers.common.registry import instance
-        from retailers.launch import start_api
-
-        self.pg.start()
-        # every retailer of the registry, each served by its simulator style from its database
-        simulators = {code: entry["simulator"] for code, entry in project_retailers().items()}
-        self.styles = {code: sim["style"] for code, sim in simulators.items()}
-        for code, sim in simulators.items():
-            self.pg.ensure_database(sim["database"])
-            self.dsns[code] = self.pg.dsn(sim["database"])
-            init_db(sim["style"], self.dsns[code])
-        for code, dsn in self.dsns.items():
-            token = f"bench-{code}-{secrets.token_hex(8)}"
-            self.keys[code] = instance(code, self.styles[code]).secrets(
-                {"api_key": token, "client_id": f"{token}-client", "client_secret": token})
-            self.apis[code] = start_api(self.styles[code], code, free_port(), dsn, self.workdir / f"{code}.log",
-                                        secrets=self.keys[code])
-
-    def stop(self) -> None:
-        for api in self.apis.values():
-            api.stop()
-        self.pg.stop()
-
-
-def _conf(workdir: Path, stack: _Stack, zone: Path, chunk_rows: int | None = None) -> Path:
-    conf = workdir / "conf"
-    if conf.exists():
-        shutil.rmtree(conf)
-    shutil.copytree(PROJECT_ROOT / "conf", conf, ignore=shutil.ignore_patterns("local"))
-    (conf / "local").mkdir(exist_ok=True)
-    unused = {"con": "postgresql+psycopg2://unused:unused@127.0.0.1:1/unused"}
-    credentials = {"warehouse": unused, "warehouse_reader": unused, "raw_zone": {}}
-    for code, api in stack.apis.items():
-        credentials[f"{code}_api"] = {"base_url": api.base_url, **stack.keys[code]}
-    (conf / "local" / "credentials.yml").write_text(yaml.safe_dump(credentials))
-    if chunk_rows:  # the API factory's chunk_rows, in the copy of the catalog
-        catalog = conf / "base" / "catalog_ingestion.yml"
-        text, count = re.subn(r"(?m)^(  chunk_rows: )\d+(\s+# records per chunk)", rf"\g<1>{chunk_rows}\g<2>",
-                              catalog.read_text())
-        if count != 1:
-            raise SystemExit("--ingest-chunk-rows: the API factory's chunk_rows line was not found")
-        catalog.write_text(text)
-    (conf / "local" / "globals.yml").write_text(yaml.safe_dump({"raw_zone": str(zone),
-                                                                 "reporting": str(workdir / "reporting")}))
-    return conf
-
-
-def _measure(args, stack: _Stack, workdir: Path, rows: int, codes: list[str]) -> dict:
+def _measure(args, stack: Stack, workdir: Path, rows: int, codes: list[str]) -> dict:
     from retailers.generator import seed
 
     start = RUN_DATE - timedelta(days=args.ingest_lookback)
     began = time.perf_counter()
     seed({code: stack.dsns[code] for code in codes}, start, RUN_DATE, rows, args.ingest_bad_fraction,
          args.ingest_late_fraction, SEED, as_of="2030-01-01", styles={code: stack.styles[code] for code in codes})
+    stack.settle(codes)
     print(f"seeded {rows:,} rows/retailer-day x {args.ingest_lookback + 1} day(s) for {', '.join(codes)} in "
           f"{time.perf_counter() - began:.1f}s", flush=True)
     zone = workdir / f"zone-{rows}"
-    conf = _conf(workdir, stack, zone, args.ingest_chunk_rows)
+    conf = bench_conf(workdir, stack, zone, args.ingest_chunk_rows)
     specs = []
     for number, group in enumerate(_groups(codes, args.ingest_processes)):
         spec = workdir / f"spec-{rows}-{number}.json"
@@ -194,7 +136,9 @@ def _measure(args, stack: _Stack, workdir: Path, rows: int, codes: list[str]) ->
                                                "lookback_days": args.ingest_lookback,
                                                "run_id": f"bench-{rows}"}}))
         specs.append(spec)
+    sources_before = stack.sources_cpu_s()
     result = _run_children(args, specs, rows)
+    result["sources_cpu_s"] = stack.sources_cpu_s() - sources_before
     received = written = quarantined = 0
     result["retailers"] = {}
     for manifest in Path(zone, "manifests").rglob("manifest.json"):
@@ -211,6 +155,10 @@ def _measure(args, stack: _Stack, workdir: Path, rows: int, codes: list[str]) ->
         shutil.copytree(zone, kept, ignore=shutil.ignore_patterns("landing"))
     shutil.rmtree(zone, ignore_errors=True)
     result["records_per_s"] = result["received"] / result["seconds"]
+    # every core busy the whole time: the rate this machine's CPU allows for this work
+    cores = len(os.sched_getaffinity(0))
+    result["core_use"] = (result["cpu_s"] + result["sources_cpu_s"]) / (result["seconds"] * cores)
+    result["cpu_ceiling_records_per_s"] = result["records_per_s"] / result["core_use"]
     return result
 
 
@@ -233,7 +181,7 @@ def run(args: argparse.Namespace) -> dict:
         child(args.ingest_child)
         return {}
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-    stack = _Stack(workdir)
+    stack = Stack(workdir)
     figures: dict = {}
     try:
         stack.start()
@@ -244,9 +192,11 @@ def run(args: argparse.Namespace) -> dict:
             raise SystemExit("--ingest-processes must be at least 1")
         for i, rows in enumerate(sizes):
             results[rows] = r = _measure(args, stack, workdir, rows, codes if i == 0 else large)
-            each = ", ".join(f"{code} {v['seconds']:.1f}s" for code, v in sorted(r["retailers"].items()) if v["seconds"])
+            each = ", ".join(f"{code} {v['seconds']:.1f}s"
+                             for code, v in sorted(r["retailers"].items()) if v["seconds"])
             print(f"{rows:,}/retailer-day: {r['received']:,} records in {r['seconds']:.1f}s = "
-                  f"{r['records_per_s']:,.0f}/s, pipeline CPU {r['cpu_s']:.1f}s, peak RSS {r['peak_rss_mb']:,.0f} MB "
+                  f"{r['records_per_s']:,.0f}/s, pipeline CPU {r['cpu_s']:.1f}s, sources CPU {r['sources_cpu_s']:.1f}s "
+                  f"(cores {r['core_use']:.0%} busy), peak RSS {r['peak_rss_mb']:,.0f} MB "
                   f"({each})", flush=True)
             figures.update({
                 f"ingest_{rows}_records": r["received"],
@@ -256,6 +206,9 @@ def run(args: argparse.Namespace) -> dict:
                 f"ingest_{rows}_peak_rss_mb": round(r["peak_rss_mb"], 1),
                 f"ingest_{rows}_peak_rss_sum_mb": round(r["peak_rss_sum_mb"], 1),
                 f"ingest_{rows}_pipeline_cpu_s": round(r["cpu_s"], 2),
+                f"ingest_{rows}_sources_cpu_s": round(r["sources_cpu_s"], 2),
+                f"ingest_{rows}_core_use": round(r["core_use"], 3),
+                f"ingest_{rows}_cpu_ceiling_records_per_s": round(r["cpu_ceiling_records_per_s"], 1),
             })
         base = results[sizes[0]]
         figures["ingest_records_per_s"] = round(base["records_per_s"], 1)

@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 from benchmarks.common import PROJECT_ROOT, print_table, record
-from benchmarks.ingest import RUN_DATE, SEED, _conf, _Stack
+from benchmarks.ingest import RUN_DATE, SEED
+from benchmarks.ingest_stack import Stack, bench_conf
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,13 +71,13 @@ def run(args: argparse.Namespace) -> dict:
     os.environ["KEDRO_DISABLE_TELEMETRY"] = "true"
     logging.getLogger("kedro").setLevel(logging.WARNING)
     workdir = Path(tempfile.mkdtemp(prefix="bench-replay-"))
-    stack = _Stack(workdir)
+    stack = Stack(workdir)
     try:
         stack.start()
         seed(stack.dsns, RUN_DATE, RUN_DATE, args.replay_rows, args.replay_bad_fraction, 0.0, SEED,
              as_of="2030-01-01", styles=stack.styles)
         zone = workdir / "zone"
-        conf = _conf(workdir, stack, zone)
+        conf = bench_conf(workdir, stack, zone)
         bare_seconds = None
         if args.replay_overhead:  # a warm-up run first: the first run in a process is slower
             _run(conf, run_id="bench-warm-up")

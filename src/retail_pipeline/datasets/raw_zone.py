@@ -50,7 +50,7 @@ import pyarrow as pa
 from kedro.io.core import AbstractDataset, DatasetError, get_protocol_and_path
 
 from retail_pipeline.datasets.zone_commit import Staging, ZoneCommitter
-from retail_pipeline.datasets.zone_files import SCHEMAS, disk_full, read_jsonl, s3_options, write_jsonl
+from retail_pipeline.datasets.zone_files import SCHEMAS, disk_full, read_jsonl, s3_options, timeout_hint, write_jsonl
 from retail_pipeline.datasets.zone_stream import StagedWindow
 from retail_pipeline.run_window import parse_run_date, window_dates
 
@@ -259,16 +259,7 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
         return DatasetError(
             f"{self._retailer}: could not write the window {self._days[0]}..{self._days[-1]} to the raw zone.\n"
             f"{self._retailer}: {type(exc).__name__} while writing {where}: {str(exc).strip() or repr(exc)}; "
-            f"{kept}. {self._timeout_hint(exc) or 'Fix the cause and rerun.'}")
-
-    def _timeout_hint(self, exc: BaseException) -> str:
-        """What to do when the store did not answer in time ('' for other failures)."""
-        text = f"{type(exc).__name__} {exc}".lower()
-        if "timeout" not in text and "timed out" not in text:
-            return ""
-        return (f"The storage endpoint did not answer within {float(self._timeouts['read_seconds']):g} s "
-                f"({int(self._timeouts['attempts'])} attempts; RawZoneDataset timeouts): check that it is up, "
-                f"then rerun.")
+            f"{kept}. {timeout_hint(exc, self._timeouts) or 'Fix the cause and rerun.'}")
 
     def _access_error(self, exc: Exception, doing: str) -> DatasetError:
         if isinstance(exc, DatasetError):
@@ -276,7 +267,7 @@ class RawZoneDataset(AbstractDataset[Any, Any]):
         return DatasetError(
             f"{self._retailer}: the raw zone ({self._zone}) at {self._display(self._root)} failed while {doing}: "
             f"{type(exc).__name__}: {str(exc).strip()[:300] or repr(exc)}. "
-            f"{self._timeout_hint(exc) or 'Fix the cause and rerun.'}")
+            f"{timeout_hint(exc, self._timeouts) or 'Fix the cause and rerun.'}")
 
     # -- load ----------------------------------------------------------------------------------
     def load(self) -> Any:

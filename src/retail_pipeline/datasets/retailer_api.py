@@ -52,7 +52,7 @@ from retail_pipeline.extraction.client import ApiClient
 from retail_pipeline.extraction.consistency import Consistency, Extraction, judge, kept_changing
 from retail_pipeline.extraction.errors import RetailerApiError
 from retail_pipeline.extraction.frames import Page, page_frame
-from retail_pipeline.extraction.stream import Attempt, Extracted, chunk_frame, chunked, pages_in_background
+from retail_pipeline.extraction.stream import Attempt, Extracted, SalesStream, chunk_frame, chunked, pages_in_background
 from retail_pipeline.extraction.deadlines import Deadline
 from retail_pipeline.landing import Landing
 from retail_pipeline.run_window import parse_run_date
@@ -280,31 +280,3 @@ class RetailerApiDataset(AbstractDataset[None, pd.DataFrame]):
             f"{self._retailer}: the extraction does not have the declared source shape "
             f"(source.fields in conf/base/retailers.yml): {', '.join(problems)}; the API changed its "
             f"field names, or the registry is wrong") from None
-
-
-class SalesStream:
-    """A retailer's window as it is extracted: `Attempt`, frames of `chunk_rows` records and
-    `Extracted` (extraction/stream.py); iterate it once.
-
-    With `start`, the walk starts when the stream is made: the first chunk is read then, so a
-    retailer that is down or refuses the credentials fails the load of `<code>.api_sales`, as a
-    whole-window load would; the rest streams as it is iterated. Without, nothing is asked
-    until it is iterated."""
-
-    def __init__(self, events: Iterator[Any], retailer: str, chunk_rows: int, start: bool = True) -> None:
-        self.retailer, self.chunk_rows = retailer, chunk_rows
-        self._events = events
-        self._head: list[Any] = []
-        for event in events if start else ():
-            self._head.append(event)
-            if not isinstance(event, Attempt):
-                break
-
-    def __iter__(self) -> Iterator[Any]:
-        head, self._head = self._head, []
-        yield from head
-        del head
-        yield from self._events
-
-    def __repr__(self) -> str:
-        return f"SalesStream({self.retailer!r}, chunk_rows={self.chunk_rows})"

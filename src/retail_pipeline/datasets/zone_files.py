@@ -30,8 +30,6 @@ QUARANTINE_ARROW = pa.schema(
     [*(CANONICAL_ARROW.field(i) for i in range(len(CANONICAL_ARROW))), ("reasons", pa.list_(pa.string()))]
 )
 SCHEMAS = {"raw": CANONICAL_ARROW, "quarantine": QUARANTINE_ARROW}
-S3_PROTOCOLS = ("s3", "s3a")
-DEFAULT_TIMEOUTS = {"connect_seconds": 5.0, "read_seconds": 60.0, "attempts": 3}
 
 
 def to_arrow(data: pd.DataFrame) -> pa.Table:
@@ -57,6 +55,15 @@ def write_jsonl(con: duckdb.DuckDBPyConnection, part: pa.Table, target: str) -> 
 
 def disk_full(exc: BaseException) -> bool:
     return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "no space left on device" in str(exc).lower()
+
+
+def timeout_hint(exc: BaseException, timeouts: dict[str, Any]) -> str:
+    """What to do when the store did not answer in time ('' for other failures)."""
+    text = f"{type(exc).__name__} {exc}".lower()
+    if "timeout" not in text and "timed out" not in text:
+        return ""
+    return (f"The storage endpoint did not answer within {float(timeouts['read_seconds']):g} s "
+            f"({int(timeouts['attempts'])} attempts; RawZoneDataset timeouts): check that it is up, then rerun.")
 
 
 def read_jsonl(content: bytes, schema: pa.Schema) -> pa.Table:

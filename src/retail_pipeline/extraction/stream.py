@@ -147,4 +147,32 @@ def chunked(pages: Iterable[Page], rows: int | None, fields: list[str]) -> Itera
         yield chunk_frame(held, fields)
 
 
-__all__ = ["Attempt", "Extracted", "chunk_frame", "chunked", "pages_in_background", "split_page"]
+class SalesStream:
+    """A retailer's window as it is extracted: `Attempt`, frames of `chunk_rows` records and
+    `Extracted` (the events above); iterate it once.
+
+    With `start`, the walk starts when the stream is made: the first chunk is read then, so a
+    retailer that is down or refuses the credentials fails the load of `<code>.api_sales`, as a
+    whole-window load would; the rest streams as it is iterated. Without, nothing is asked
+    until it is iterated."""
+
+    def __init__(self, events: Iterator[Any], retailer: str, chunk_rows: int, start: bool = True) -> None:
+        self.retailer, self.chunk_rows = retailer, chunk_rows
+        self._events = events
+        self._head: list[Any] = []
+        for event in events if start else ():
+            self._head.append(event)
+            if not isinstance(event, Attempt):
+                break
+
+    def __iter__(self) -> Iterator[Any]:
+        head, self._head = self._head, []
+        yield from head
+        del head
+        yield from self._events
+
+    def __repr__(self) -> str:
+        return f"SalesStream({self.retailer!r}, chunk_rows={self.chunk_rows})"
+
+
+__all__ = ["Attempt", "Extracted", "SalesStream", "chunk_frame", "chunked", "pages_in_background", "split_page"]
