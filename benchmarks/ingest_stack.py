@@ -16,6 +16,8 @@ from benchmarks.common import PROJECT_ROOT
 
 
 class Stack:
+    """The servers of one benchmark run, stopped by `stop` (each by its pid)."""
+
     def __init__(self, workdir: Path):
         from retail_pipeline.devstack.postgres import LocalPostgres, free_port
 
@@ -53,9 +55,11 @@ class Stack:
     def settle(self, codes: list[str]) -> None:
         """The seeded databases vacuumed, analyzed and checkpointed, as a retailer's settled
         system would be: autovacuum of the fresh rows is not part of the run's work."""
-        for database in [self.databases[code] for code in codes] + ["postgres"]:
-            with closing(self.pg.connect(database)) as conn, conn.cursor() as cur:
-                cur.execute("VACUUM (ANALYZE)" if database != "postgres" else "CHECKPOINT")
+        for code in codes:
+            with closing(self.pg.connect(self.databases[code])) as conn, conn.cursor() as cur:
+                cur.execute("VACUUM (ANALYZE)")
+        with closing(self.pg.connect()) as conn, conn.cursor() as cur:
+            cur.execute("CHECKPOINT")
 
     def sources_cpu_s(self) -> float:
         """CPU seconds used so far by the retailer APIs and their PostgreSQL (its backends
@@ -69,11 +73,15 @@ class Stack:
         for pid in filter(None, pids):
             try:
                 proc = psutil.Process(pid)
-                for p in [proc, *proc.children(recursive=True)]:
-                    times = p.cpu_times()
-                    total += times.user + times.system + times.children_user + times.children_system
+                tree = [proc, *proc.children(recursive=True)]
             except psutil.Error:
                 continue
+            for p in tree:
+                try:
+                    times = p.cpu_times()
+                except psutil.Error:  # ended meanwhile: its time is in its parent's children_* now
+                    continue
+                total += times.user + times.system + times.children_user + times.children_system
         return total
 
     def stop(self) -> None:
