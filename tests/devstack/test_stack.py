@@ -179,6 +179,26 @@ def test_a_dead_api_is_restarted_and_the_others_left_alone(stack):
     assert stack.run("status").returncode == 0
 
 
+def test_an_api_that_state_json_does_not_recognise_is_replaced(stack):
+    """Seen once in CI: a second `make run` refused the stack's own APIs' ports as someone
+    else's. Whatever makes a record stop matching its process (here its start time), `up`
+    stops the API it started, by its owner mark, and starts it again."""
+    import json
+
+    before = stack.pids()
+    state = stack.state()
+    state["apis"]["retailer_1"]["create_time"] -= 100
+    (stack.stack_dir / "state.json").write_text(json.dumps(state))
+    result = stack.up()
+    replaced = f"retailer_1 API (pid {before['retailer_1']}, started by this stack but not in state.json)"
+    assert replaced in result.stdout
+    after = stack.pids()
+    assert after["retailer_1"] != before["retailer_1"] and _gone(before["retailer_1"])
+    assert {k: v for k, v in after.items() if k != "retailer_1"} == {
+        k: v for k, v in before.items() if k != "retailer_1"}
+    assert stack.run("status").returncode == 0
+
+
 def test_a_taken_port_is_named_with_the_variable_to_change(stack):
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))

@@ -46,17 +46,15 @@ def alive(record: dict | None) -> psutil.Process | None:
 
 def owned_processes(owner: Path) -> list[psutil.Process]:
     """Live processes started by the stack whose state lives in `owner`."""
-    mark = str(owner)
-    found = []
-    for proc in psutil.process_iter(["pid"]):
-        if proc.pid == os.getpid():
-            continue
-        try:
-            if proc.environ().get(OWNER_ENV) == mark and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
-            continue
-    return found
+    return [proc for proc in psutil.process_iter(["pid"]) if proc.pid != os.getpid() and is_owned(proc, owner)]
+
+
+def is_owned(proc: psutil.Process, owner: Path) -> bool:
+    """`proc` runs and was started by the stack whose state lives in `owner` (its mark)."""
+    try:
+        return proc.environ().get(OWNER_ENV) == str(owner) and proc.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        return False
 
 
 def stop_process(proc: psutil.Process, timeout: float = 10.0) -> None:
@@ -86,18 +84,26 @@ def stop_processes(procs: list[psutil.Process], timeout: float = 10.0) -> None:
     psutil.wait_procs(left, timeout=5)
 
 
-def port_owner(port: int) -> str:
-    """A short description of who listens on `port` ('pid 123 (nginx)'), or '' if unknown."""
+def port_holder(port: int) -> psutil.Process | None:
+    """The process listening on `port`, if it can be seen."""
     try:
         for conn in psutil.net_connections(kind="tcp"):
             if conn.laddr and conn.laddr.port == port and conn.status == psutil.CONN_LISTEN and conn.pid:
-                try:
-                    return f"pid {conn.pid} ({psutil.Process(conn.pid).name()})"
-                except psutil.Error:
-                    return f"pid {conn.pid}"
-    except (psutil.AccessDenied, OSError):
+                return psutil.Process(conn.pid)
+    except (psutil.Error, OSError):
         pass
-    return ""
+    return None
+
+
+def port_owner(port: int) -> str:
+    """A short description of who listens on `port` ('pid 123 (nginx)'), or '' if unknown."""
+    proc = port_holder(port)
+    if proc is None:
+        return ""
+    try:
+        return f"pid {proc.pid} ({proc.name()})"
+    except psutil.Error:
+        return f"pid {proc.pid}"
 
 
 # -- HTTP health -----------------------------------------------------------------------------

@@ -125,6 +125,22 @@ def api_status(config: StackConfig, state: dict) -> list[dict]:
     return rows
 
 
+def stop_unrecorded_apis(config: StackConfig, state: dict) -> list[str]:
+    """Stop the APIs this stack started that state.json does not recognise (its record lost, or
+    not matching the process any more), so `up` starts them afresh instead of refusing their
+    ports as someone else's. Says what it stopped."""
+    stopped = []
+    for code, sim in config.simulators.items():
+        record = state.get("apis", {}).get(code)
+        if processes.alive(record) and record.get("port") == sim.port:
+            continue
+        holder = processes.port_holder(sim.port)
+        if holder is not None and processes.is_owned(holder, config.stack_dir):
+            processes.stop_process(holder)
+            stopped.append(f"{code} API (pid {holder.pid}, started by this stack but not in state.json)")
+    return stopped
+
+
 def taken_api_ports(config: StackConfig, state: dict) -> list[tuple[int, str, str]]:
     """(port, what, variable) for each simulator port held by something that is not ours."""
     taken = []

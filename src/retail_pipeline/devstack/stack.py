@@ -1,7 +1,8 @@
 """The dev stack's commands: `up`, `down`, `status` (`summary` is in summary.py).
 
-`up` brings everything to the running state and leaves running parts alone, and restarts a
-PostgreSQL that crashed (postmaster.py); `down` stops what `up` started (APIs first, then
+`up` brings everything to the running state and leaves running parts alone, restarts a
+PostgreSQL that crashed (postmaster.py) and an API it started that state.json no longer
+recognises (instead of refusing its port as someone else's); `down` stops what `up` started (APIs first, then
 PostgreSQL); both can be repeated safely. State lives in `.stack/` (see docs/contracts.md),
 credentials for Kedro in `conf/local/credentials.yml`.
 """
@@ -85,6 +86,9 @@ def up(config: StackConfig, with_apis: bool = True) -> int:
         passwords = load_secrets(config)
         state = load_state(config)
         pg = cluster.postgres(config, passwords)
+        if with_apis:
+            for stopped in simulators.stop_unrecorded_apis(config, state):
+                say(f"Stopped {stopped}; it is started again below")
         _preflight_ports(config, pg, state, with_apis)
 
         t0 = time.monotonic()
