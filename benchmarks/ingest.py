@@ -9,11 +9,15 @@ generator (`--ingest-rows` records, order lines for retailer 4, per retailer-day
 `--ingest-bad-fraction` bad), starts the real Flask apps (retailers.launch) on free ports, and
 runs the whole `ingestion` pipeline in KedroSessions (local env, raw zone in the temp dir) for
 one run date with `lookback_days=--ingest-lookback`. By default one child process runs every
-retailer, one after another, as `make run`'s `kedro run` does; `--ingest-processes N` deals the
-retailers over N children that run at once, each a session of its retailers' namespaces, as the
-Airflow DAG runs one `kedro run --namespaces <code>` task per retailer (`ingest_processes` in
-the figures says which was measured). Each child's peak memory is its own (the figure is the largest
-child's; `_peak_rss_sum_mb` adds them up). Seeding is not timed; the pipeline run is (extraction
+retailer under Kedro's ParallelRunner (`--ingest-runner`), as `kedro run --pipelines ingestion
+--runner ParallelRunner` does: each retailer's node in a worker process, as many at once as the
+machine has cores; then the same seeded sources again under SequentialRunner
+(`--ingest-compare-runner`), as `make run`'s `kedro run` does, one retailer after another.
+`--ingest-processes N` deals the retailers over N children that run at once, each a session of
+its retailers' namespaces, as the Airflow DAG runs one `kedro run --namespaces <code>` task per
+retailer (`ingest_processes` in the figures says which was measured). The peak memory is the
+largest process's own (a child's, or a ParallelRunner worker's); `_peak_rss_sum_mb` adds up the
+children's. Seeding is not timed; the pipeline run is (extraction
 over HTTP with paging, normalization, validation, quarantine, JSON Lines writing, manifests).
 The larger size (rows x scale) runs only the retailers of `--ingest-10x-retailers` (all by
 default; `--full` takes retailer_1 alone: 40,000,000 seeded rows would not fit the time or the
@@ -21,9 +25,10 @@ disk of a small machine), and the time ratio compares the same retailers at both
 
 Figures (N = records per retailer-day of the first size):
 - ingest_records_per_s: records received from all the APIs / pipeline wall time (first child
-  started to last child ended), at N;
+  started to last child ended), at N, under --ingest-runner (ingest_runner);
 - ingest_peak_rss_mb: the largest child's own peak RSS (VmHWM) at N;
-- ingest_<N>_pipeline_cpu_s: CPU time of the pipeline processes (not the APIs nor PostgreSQL);
+- ingest_<N>_pipeline_cpu_s: CPU time of the pipeline processes, workers included (not the APIs
+  nor PostgreSQL);
 - ingest_<N>_sources_cpu_s: CPU time of the retailer APIs and their PostgreSQL during the run (they
   share the machine's cores with the pipeline here);
 - ingest_<N>_core_use: (pipeline + sources CPU) / (wall time x the machine's cores): how busy the
@@ -31,8 +36,11 @@ Figures (N = records per retailer-day of the first size):
   time would give with every core busy all the time (what parallelism alone could reach);
 - ingest_10x_peak_rss_mb: the same at N x scale (ingest_10x_retailers);
 - ingest_scale_time_ratio: time of ingest_10x_retailers at N x scale / their time at N, each
-  retailer timed from the load of its source to the commit of its window (linear: ~ scale);
+  retailer timed from the load of its source to the commit of its window (linear: ~ scale), by
+  the first runner with those times (ingest_scale_runner: hooks do not run in ParallelRunner's
+  workers);
 - ingest_<N>_records, _seconds, _records_per_s, _peak_rss_mb for every size;
+- ingest_<N>_sequential_*: the same figures under --ingest-compare-runner, on the same sources;
 - ingest_rows_per_retailer_day, ingest_scale, ingest_10x_retailers, ingest_processes: what was measured.
 """
 
@@ -68,8 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="lookback_days of the run; the window's days are all seeded")
     group.add_argument("--ingest-bad-fraction", type=float, default=0.01)
     group.add_argument("--ingest-late-fraction", type=float, default=0.0)
-    group.add_argument("--ingest-runner", default="SequentialRunner",
-                       help="Kedro runner for the pipeline (SequentialRunner, ThreadRunner)")
+    group.add_argument("--ingest-runner", default="ParallelRunner",
+                       help="Kedro runner of the headline figures (ParallelRunner, as `kedro run --pipelines ingestion "
+                            "--runner ParallelRunner`: one retailer per worker process; SequentialRunner, ThreadRunner)")
+    group.add_argument("--ingest-compare-runner", default="SequentialRunner",
+                       help="also run the same seeded sources with this runner (ingest_<N>_<runner>_* figures; "
+                            "'' = skip); default SequentialRunner, the runner of `make run`")
     group.add_argument("--ingest-keep", default=None,
                        help="copy each size's raw zone (raw, quarantine, manifests) here (byte comparisons)")
     group.add_argument("--ingest-profile", default=None,
@@ -116,7 +128,7 @@ def _run_children(args, specs: list[Path], rows: int) -> dict:
             "retailer_seconds": {code: s for r in results for code, s in r["retailers"].items()}}
 
 
-def _measure(args, stack: Stack, workdir: Path, rows: int, codes: list[str]) -> dict:
+def _seed(args, stack: Stack, rows: int, codes: list[str]) -> None:
     from retailers.generator import seed
 
     start = RUN_DATE - timedelta(days=args.ingest_lookback)
@@ -126,12 +138,16 @@ def _measure(args, stack: Stack, workdir: Path, rows: int, codes: list[str]) -> 
     stack.settle(codes)
     print(f"seeded {rows:,} rows/retailer-day x {args.ingest_lookback + 1} day(s) for {', '.join(codes)} in "
           f"{time.perf_counter() - began:.1f}s", flush=True)
-    zone = workdir / f"zone-{rows}"
+
+
+def _measure(args, stack: Stack, workdir: Path, rows: int, codes: list[str], runner: str) -> dict:
+    """One run of the seeded sources by `runner` into a zone of its own (removed after)."""
+    zone = workdir / f"zone-{rows}-{runner}"
     conf = bench_conf(workdir, stack, zone, args.ingest_chunk_rows)
     specs = []
     for number, group in enumerate(_groups(codes, args.ingest_processes)):
         spec = workdir / f"spec-{rows}-{number}.json"
-        spec.write_text(json.dumps({"conf": str(conf), "zone": str(zone), "runner": args.ingest_runner, "codes": group,
+        spec.write_text(json.dumps({"conf": str(conf), "zone": str(zone), "runner": runner, "codes": group,
                                     "params": {"run_date": RUN_DATE.isoformat(),
                                                "lookback_days": args.ingest_lookback,
                                                "run_id": f"bench-{rows}"}}))
@@ -150,7 +166,7 @@ def _measure(args, stack: Stack, workdir: Path, rows: int, codes: list[str]) -> 
                                                    "seconds": result["retailer_seconds"].get(m["retailer_code"])}
     result.update(received=received, written=written, quarantined=quarantined)
     if args.ingest_keep:
-        kept = Path(args.ingest_keep, f"zone-{rows}")
+        kept = Path(args.ingest_keep, f"zone-{rows}-{runner}")
         shutil.rmtree(kept, ignore_errors=True)
         shutil.copytree(zone, kept, ignore=shutil.ignore_patterns("landing"))
     shutil.rmtree(zone, ignore_errors=True)
@@ -160,6 +176,35 @@ def _measure(args, stack: Stack, workdir: Path, rows: int, codes: list[str]) -> 
     result["core_use"] = (result["cpu_s"] + result["sources_cpu_s"]) / (result["seconds"] * cores)
     result["cpu_ceiling_records_per_s"] = result["records_per_s"] / result["core_use"]
     return result
+
+
+def _short(runner: str) -> str:
+    """`SequentialRunner` -> `sequential` (the prefix of the compared runner's figures)."""
+    return runner.removesuffix("Runner").lower()
+
+
+def _figures(prefix: str, r: dict) -> dict:
+    return {f"{prefix}records": r["received"], f"{prefix}quarantined": r["quarantined"],
+            f"{prefix}seconds": round(r["seconds"], 2), f"{prefix}records_per_s": round(r["records_per_s"], 1),
+            f"{prefix}peak_rss_mb": round(r["peak_rss_mb"], 1), f"{prefix}peak_rss_sum_mb": round(r["peak_rss_sum_mb"], 1),
+            f"{prefix}pipeline_cpu_s": round(r["cpu_s"], 2), f"{prefix}sources_cpu_s": round(r["sources_cpu_s"], 2),
+            f"{prefix}core_use": round(r["core_use"], 3),
+            f"{prefix}cpu_ceiling_records_per_s": round(r["cpu_ceiling_records_per_s"], 1)}
+
+
+def _scale_ratio(small: dict, big: dict, large: list[str]) -> dict:
+    """Time of the retailers `large` at the big size / at the small one, each retailer timed alone
+    (from its source's load to its commit), by the first runner that has those times (session
+    hooks do not run in ParallelRunner's workers)."""
+    for runner in small:
+        small_s = sum(small[runner]["retailers"][c]["seconds"] or 0 for c in large)
+        big_s = sum(big[runner]["retailers"][c]["seconds"] or 0 for c in large)
+        if small_s and big_s:
+            small_n = sum(small[runner]["retailers"][c]["records"] for c in large)
+            return {"ingest_scale_time_ratio": round(big_s / small_s, 2),
+                    "ingest_scale_records_ratio": round(big[runner]["received"] / small_n, 2),
+                    "ingest_scale_runner": runner}
+    return {}
 
 
 def _sizes(args: argparse.Namespace, codes: list[str]) -> tuple[list[int], list[str]]:
@@ -190,39 +235,28 @@ def run(args: argparse.Namespace) -> dict:
         results = {}
         if args.ingest_processes < 1:
             raise SystemExit("--ingest-processes must be at least 1")
+        runners = [args.ingest_runner] + [r for r in [args.ingest_compare_runner] if r and r != args.ingest_runner]
         for i, rows in enumerate(sizes):
-            results[rows] = r = _measure(args, stack, workdir, rows, codes if i == 0 else large)
-            each = ", ".join(f"{code} {v['seconds']:.1f}s"
-                             for code, v in sorted(r["retailers"].items()) if v["seconds"])
-            print(f"{rows:,}/retailer-day: {r['received']:,} records in {r['seconds']:.1f}s = "
-                  f"{r['records_per_s']:,.0f}/s, pipeline CPU {r['cpu_s']:.1f}s, sources CPU {r['sources_cpu_s']:.1f}s "
-                  f"(cores {r['core_use']:.0%} busy), peak RSS {r['peak_rss_mb']:,.0f} MB "
-                  f"({each})", flush=True)
-            figures.update({
-                f"ingest_{rows}_records": r["received"],
-                f"ingest_{rows}_quarantined": r["quarantined"],
-                f"ingest_{rows}_seconds": round(r["seconds"], 2),
-                f"ingest_{rows}_records_per_s": round(r["records_per_s"], 1),
-                f"ingest_{rows}_peak_rss_mb": round(r["peak_rss_mb"], 1),
-                f"ingest_{rows}_peak_rss_sum_mb": round(r["peak_rss_sum_mb"], 1),
-                f"ingest_{rows}_pipeline_cpu_s": round(r["cpu_s"], 2),
-                f"ingest_{rows}_sources_cpu_s": round(r["sources_cpu_s"], 2),
-                f"ingest_{rows}_core_use": round(r["core_use"], 3),
-                f"ingest_{rows}_cpu_ceiling_records_per_s": round(r["cpu_ceiling_records_per_s"], 1),
-            })
-        base = results[sizes[0]]
+            _seed(args, stack, rows, codes if i == 0 else large)
+            for runner in runners:
+                r = _measure(args, stack, workdir, rows, codes if i == 0 else large, runner)
+                results.setdefault(rows, {})[runner] = r
+                each = ", ".join(f"{code} {v['seconds']:.1f}s"
+                                 for code, v in sorted(r["retailers"].items()) if v["seconds"])
+                print(f"{rows:,}/retailer-day, {runner}: {r['received']:,} records in {r['seconds']:.1f}s = "
+                      f"{r['records_per_s']:,.0f}/s, pipeline CPU {r['cpu_s']:.1f}s, sources CPU "
+                      f"{r['sources_cpu_s']:.1f}s (cores {r['core_use']:.0%} busy), peak RSS {r['peak_rss_mb']:,.0f} MB"
+                      + (f" ({each})" if each else ""), flush=True)
+                figures.update(_figures(f"ingest_{rows}_" if runner == args.ingest_runner
+                                        else f"ingest_{rows}_{_short(runner)}_", r))
+        base = results[sizes[0]][args.ingest_runner]
         figures["ingest_records_per_s"] = round(base["records_per_s"], 1)
         figures["ingest_peak_rss_mb"] = round(base["peak_rss_mb"], 1)
         if len(sizes) > 1:
-            big = results[sizes[-1]]
-            figures["ingest_10x_peak_rss_mb"] = round(big["peak_rss_mb"], 1)
-            small_s = sum(base["retailers"][c]["seconds"] or 0 for c in large)
-            big_s = sum(big["retailers"][c]["seconds"] or 0 for c in large)
-            small_n = sum(base["retailers"][c]["records"] for c in large)
-            if small_s and big_s:
-                figures["ingest_scale_time_ratio"] = round(big_s / small_s, 2)
-                figures["ingest_scale_records_ratio"] = round(big["received"] / small_n, 2)
+            figures["ingest_10x_peak_rss_mb"] = round(results[sizes[-1]][args.ingest_runner]["peak_rss_mb"], 1)
+            figures.update(_scale_ratio(results[sizes[0]], results[sizes[-1]], large))
             figures["ingest_10x_retailers"] = ",".join(large)
+        figures["ingest_runner"] = args.ingest_runner
         figures["ingest_rows_per_retailer_day"] = sizes[0]
         figures["ingest_scale"] = args.ingest_scale
         figures["ingest_processes"] = min(args.ingest_processes, len(codes))

@@ -9,7 +9,8 @@ does for plain names), the names a `{retailer}` placeholder gives are checked fo
 retailer of the registry when the catalog is made.
 
 `kedro run` makes its catalog with settings.DATA_CATALOG_CLASS, but `context.catalog` (notebooks,
-kedro-viz, hooks) always with Kedro's own class: `RetailContext` makes that one ours too.
+kedro-viz, hooks) always with Kedro's own class, and `kedro run --runner ParallelRunner` with
+Kedro's SharedMemoryDataCatalog: `RetailContext` makes both ours too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 from kedro.framework.context import KedroContext
 from kedro.framework.context.catalog_mixins import CatalogCommandsMixin
-from kedro.io import DataCatalog
+from kedro.io import DataCatalog, SharedMemoryDataCatalog
 from kedro.io.catalog_config_resolver import CatalogConfigResolver, _resolve_credentials
 from kedro.io.core import DatasetNotFoundError, generate_timestamp
 
@@ -50,12 +51,12 @@ class RetailCatalogConfigResolver(CatalogConfigResolver):
         return _resolve_credentials(super().resolve_pattern(ds_name), self._credentials)
 
 
-class RetailDataCatalog(DataCatalog, CatalogCommandsMixin):
-    """DataCatalog (with the `kedro catalog` commands) using RetailCatalogConfigResolver."""
+class _RetailResolving:
+    """`from_config` with RetailCatalogConfigResolver, for the project's catalog classes."""
 
     @classmethod
     def from_config(cls, catalog, credentials=None, load_versions=None, save_version=None,
-                    validation_enabled: bool = True) -> RetailDataCatalog:
+                    validation_enabled: bool = True):
         resolver = RetailCatalogConfigResolver(catalog or {}, credentials, cls.default_runtime_patterns)
         unknown = sorted(name for name in (load_versions or {}) if not (
             name in resolver.config or resolver.match_dataset_pattern(name)))
@@ -65,12 +66,27 @@ class RetailDataCatalog(DataCatalog, CatalogCommandsMixin):
                    config_resolver=resolver, validation_enabled=validation_enabled)
 
 
+class RetailDataCatalog(_RetailResolving, DataCatalog, CatalogCommandsMixin):
+    """DataCatalog (with the `kedro catalog` commands) using RetailCatalogConfigResolver."""
+
+
+class RetailSharedMemoryDataCatalog(_RetailResolving, SharedMemoryDataCatalog):
+    """The catalog of `kedro run --runner ParallelRunner` (Kedro makes it with its own
+    SharedMemoryDataCatalog, whatever DATA_CATALOG_CLASS says), resolving as RetailDataCatalog."""
+
+
 class RetailContext(KedroContext):
-    """KedroContext whose `catalog` is a RetailDataCatalog, as `kedro run`'s is."""
+    """KedroContext whose `catalog` is a RetailDataCatalog, as `kedro run`'s is (and the
+    ParallelRunner's shared-memory catalog a RetailSharedMemoryDataCatalog)."""
 
     @property
     def catalog(self) -> RetailDataCatalog:
         return self._get_catalog(catalog_class=RetailDataCatalog)
+
+    def _get_catalog(self, catalog_class: type = DataCatalog, **kwargs):
+        if catalog_class is SharedMemoryDataCatalog:
+            catalog_class = RetailSharedMemoryDataCatalog
+        return super()._get_catalog(catalog_class=catalog_class, **kwargs)
 
 
 def credential_names(catalog_config: dict[str, Any]) -> set[str]:

@@ -153,3 +153,49 @@ def test_a_failure_between_chunks_leaves_the_old_window_and_manifest_intact(
     assert {k: v for k, v in after.items() if "/retailer_2/" in k} == \
         {k: v for k, v in before.items() if "/retailer_2/" in k}  # raw, quarantine, manifest: the old ones
     assert not [k for k in after if k.startswith("_staging/")]  # the failed run dropped what it staged
+
+
+def test_under_parallel_runner_a_failure_between_chunks_keeps_the_old_window_until_the_next_run(
+        local_project, seed_retailers, retailer_faults, monkeypatch):
+    # Each retailer's node runs in a forked worker process. The main process's hook that drops a
+    # failed run's staged windows cannot reach a worker's: the failed retailer's staged chunks
+    # stay until its next run deletes them, as after a crash; its old window stays in place, and
+    # the retailers that ran beside it commit theirs (those not started yet are not run).
+    seed_retailers(WINDOW[0], RUN_DATE, rows_per_day=60, bad_fraction=0.1, seed=19)
+    entry = chunked_catalog(10, page_size=5)
+    entry["{retailer}.api_sales"]["retry"] = {**entry["{retailer}.api_sales"]["retry"], "max_attempts": 2,
+                                              "backoff_seconds": 0.01}
+    local_project.write_yaml("local/catalog_test_api.yml", entry)
+    local_project.run("ingestion", runner="ParallelRunner", run_date=RUN_DATE, lookback_days=2, run_id="first")
+    zone = local_project.zone_root
+    before = zone_files(zone)
+
+    real_save = RawZoneChunksDataset.save
+    staged = []
+
+    def save(self, data):  # runs in the worker (forked after this patch)
+        real_save(self, data)
+        if self._retailer == "retailer_2" and "raw" in data:
+            staged.append(1)
+            if len(staged) == 2:
+                retailer_faults("retailer_2", fail_500=1000)
+
+    monkeypatch.setattr(RawZoneChunksDataset, "save", save)
+    with pytest.raises(Exception, match="retailer_2") as failure:
+        local_project.run("ingestion", runner="ParallelRunner", run_date=RUN_DATE, lookback_days=2, run_id="second")
+    assert "HTTP 500" in str(failure.value)
+    after = zone_files(zone)
+    committed = {k: v for k, v in after.items() if not k.startswith("_staging/")}
+    assert {k: v for k, v in committed.items() if "/retailer_2/" in k} == \
+        {k: v for k, v in before.items() if "/retailer_2/" in k}  # raw, quarantine, manifest: the old ones
+    assert [k for k in after if k.startswith("_staging/retailer_2/")], "nothing was staged before the failure"
+    assert not [k for k in after if k.startswith("_staging/") and not k.startswith("_staging/retailer_2/")]
+
+    retailer_faults("retailer_2", fail_500=0)
+    monkeypatch.setattr(RawZoneChunksDataset, "save", real_save)
+    local_project.run("ingestion", runner="ParallelRunner", run_date=RUN_DATE, lookback_days=2, run_id="third")
+    final = zone_files(zone)
+    assert not [k for k in final if k.startswith("_staging/")]
+    assert without_lineage({k: v for k, v in final.items() if k.startswith("raw/retailer_2/")}) == \
+        without_lineage({k: v for k, v in before.items() if k.startswith("raw/retailer_2/")})
+    assert json.loads(final[f"manifests/retailer_2/run_date={RUN_DATE}/manifest.json"])["run_id"] == "third"

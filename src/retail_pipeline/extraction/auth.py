@@ -100,6 +100,13 @@ class OAuth2ClientCredentials(Auth):
         self._token = None
         self.tokens_fetched = 0
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its lock and token (ParallelRunner sends the dataset to a worker)."""
+        return {**self.__dict__, "_lock": None, "_token": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
     def headers(self) -> dict[str, str]:
         with self._lock:
             if self._token is None or time.monotonic() >= self._renew_at:
