@@ -78,3 +78,45 @@ def test_an_amount_with_more_than_two_decimals_is_refused_not_rounded(warehouse)
         cur.execute(sql.SQL(TABLE).format(sql.Identifier("t")))
         with pytest.raises(ValueError, match="unit_price"):
             pgbinary.copy_binary(cur, sql.Identifier("t"), facts, FACT_COPY_COLUMNS, FACT_COPY_TYPES)
+
+
+def _encoders() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "copy-encode"]
+
+
+def test_an_amount_refused_in_a_later_batch_stops_the_copy_and_its_encoding_thread(warehouse, monkeypatch):
+    # The batches are encoded in a thread ahead of the COPY: the refusal of the fifth batch,
+    # after four were sent, still reaches the caller as the reason, and nothing keeps running.
+    monkeypatch.setattr(pgbinary, "BATCH_ROWS", 4)
+    facts = _facts(40)
+    facts.loc[17, "total_amount"] = 3.141
+    with closing(psycopg2.connect(warehouse.dsn)) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL(TABLE).format(sql.Identifier("t")))
+        with pytest.raises(ValueError, match="total_amount: 3.141"):
+            pgbinary.copy_binary(cur, sql.Identifier("t"), facts, FACT_COPY_COLUMNS, FACT_COPY_TYPES)
+    assert not _encoders()
+
+
+def test_a_copy_the_server_refuses_midway_stops_its_encoding_thread(warehouse, monkeypatch):
+    # A row the table's CHECK refuses: the server ends the COPY while batches are still being
+    # encoded ahead; the server's error is raised and the encoding thread is stopped, not left
+    # blocked on its full queue.
+    monkeypatch.setattr(pgbinary, "BATCH_ROWS", 2)
+    facts = _facts(400)
+    facts.loc[5, "quantity"] = -1
+    with closing(psycopg2.connect(warehouse.dsn)) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL(TABLE).format(sql.Identifier("t")))
+        cur.execute("ALTER TABLE t ADD CHECK (quantity > 0)")
+        with pytest.raises(psycopg2.errors.CheckViolation):
+            pgbinary.copy_binary(cur, sql.Identifier("t"), facts, FACT_COPY_COLUMNS, FACT_COPY_TYPES)
+    assert not _encoders()
+
+
+def test_closing_a_stream_read_halfway_stops_its_encoding_thread(monkeypatch):
+    monkeypatch.setattr(pgbinary, "BATCH_ROWS", 2)
+    stream = pgbinary.BinaryStream(_facts(400), FACT_COPY_COLUMNS, FACT_COPY_TYPES)
+    assert stream.read(100) and _encoders()  # encoding ahead, its queue full
+    stream.close()
+    assert not _encoders()  # `stream` is still referenced: close() stopped it, not the collector

@@ -23,15 +23,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable
 
-import queue
-import threading
-
 import pandas as pd
 from kedro.io.core import DatasetError
 
 from retail_pipeline.warehouse.days import DayTable, copy_facts, create_days, seal_days
 from retail_pipeline.warehouse.dimensions import DIMENSIONS, check_members, copy_members, dedup_members, stage_members
 from retail_pipeline.warehouse.inflight import MartPartials
+from retail_pipeline.warehouse.prefetch import prefetch
 from retail_pipeline.warehouse.product_versions import KnownVersions
 from retail_pipeline.warehouse.quarantine import copy_quarantine
 from retail_pipeline.warehouse.sqlfiles import text
@@ -63,56 +61,10 @@ def combine_audits(audits: list[pd.DataFrame]) -> pd.DataFrame:
     return out[[*AUDIT_KEYS, *AUDIT_SUMS]]
 
 
-_DONE = object()
-
-
 class ReadAgain(Exception):
     """Raised by a load's chunks after the last one: what was streamed must be rolled back and
     the chunks iterated again (a corrected transaction had versions in two chunks; the second
     pass holds them back and resolves them)."""
-
-
-def prefetch(chunks: Iterable[Any], depth: int = 1) -> Iterable[Any]:
-    """The chunks, each computed in a background thread while the caller works on the one before
-    (at most `depth` computed ahead). An exception of the source is raised to the caller at the
-    chunk it failed on; a caller that stops early stops the thread at its next chunk."""
-    ahead: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        ahead.put((chunk, None), timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-                del chunk
-            ahead.put((_DONE, None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            ahead.put((_DONE, exc))
-
-    thread = threading.Thread(target=produce, name="load-chunks", daemon=True)
-    thread.start()
-    try:
-        while True:
-            chunk, error = ahead.get()
-            if error is not None:
-                raise error
-            if chunk is _DONE:
-                return
-            yield chunk
-            del chunk
-    finally:
-        stop.set()
-        while thread.is_alive():  # unblock a producer waiting on a full queue
-            try:
-                ahead.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
 
 
 # The step of the server idle while the client builds the next chunk: timed on its own (not as
