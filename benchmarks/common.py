@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import resource
+import threading
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +23,43 @@ def record(section: str, figures: dict) -> None:
 def peak_rss_mb() -> float:
     """Peak resident memory of this process, in MB (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class TotalMemory:
+    """The peak of the summed PSS of some processes and all their descendants (a page shared by
+    k processes counts 1/k in each: forked workers' shared pages once), sampled in a thread every
+    `interval` s while the `with` block runs (a peak between two samples is missed)."""
+
+    def __init__(self, pids: list[int], interval: float = 0.2) -> None:
+        self.pids, self.interval, self.peak_mb = pids, interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="total-memory", daemon=True)
+
+    def __enter__(self) -> "TotalMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        import psutil
+
+        while not self._stop.wait(self.interval):
+            total = 0
+            for pid in self.pids:
+                try:
+                    root = psutil.Process(pid)
+                    family = [root, *root.children(recursive=True)]
+                except psutil.Error:
+                    continue
+                for proc in family:
+                    try:
+                        total += proc.memory_full_info().pss
+                    except psutil.Error:  # ended meanwhile
+                        pass
+            self.peak_mb = max(self.peak_mb, total / 2**20)
 
 
 def print_table(title: str, rows: list[tuple[str, object]]) -> None:

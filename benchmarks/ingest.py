@@ -17,7 +17,8 @@ machine has cores; then the same seeded sources again under SequentialRunner
 its retailers' namespaces, as the Airflow DAG runs one `kedro run --namespaces <code>` task per
 retailer (`ingest_processes` in the figures says which was measured). The peak memory is the
 largest process's own (a child's, or a ParallelRunner worker's); `_peak_rss_sum_mb` adds up the
-children's. Seeding is not timed; the pipeline run is (extraction
+children's; `_peak_pss_total_mb` is the peak of all the run's processes together, workers
+included, shared pages counted once (sampled every 0.2 s). Seeding is not timed; the pipeline run is (extraction
 over HTTP with paging, normalization, validation, quarantine, JSON Lines writing, manifests).
 The larger size (rows x scale) runs only the retailers of `--ingest-10x-retailers` (all by
 default; `--full` takes retailer_1 alone: 40,000,000 seeded rows would not fit the time or the
@@ -57,7 +58,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from benchmarks.common import PROJECT_ROOT, print_table, record
+from benchmarks.common import PROJECT_ROOT, TotalMemory, print_table, record
 from benchmarks.ingest_stack import Stack, bench_conf
 
 RUN_DATE = date(2024, 6, 15)
@@ -114,7 +115,8 @@ def _run_children(args, specs: list[Path], rows: int) -> dict:
                        "-o", f"{args.ingest_profile}-{rows}-{number}.txt", "--", *command]
         children.append(subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          text=True))
-    outputs = [child.communicate() + (child.returncode,) for child in children]
+    with TotalMemory([child.pid for child in children]) as memory:
+        outputs = [child.communicate() + (child.returncode,) for child in children]
     seconds = time.perf_counter() - started
     results = []
     for stdout, stderr, code in outputs:
@@ -123,7 +125,7 @@ def _run_children(args, specs: list[Path], rows: int) -> dict:
             raise RuntimeError(f"ingestion benchmark run failed (exit {code}):\n{stderr[-4000:]}")
         results.append(json.loads(lines[-1][6:]))
     return {"seconds": seconds, "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
-            "peak_rss_sum_mb": sum(r["peak_rss_mb"] for r in results),
+            "peak_rss_sum_mb": sum(r["peak_rss_mb"] for r in results), "peak_pss_total_mb": memory.peak_mb,
             "cpu_s": sum(r["cpu_s"] for r in results),
             "retailer_seconds": {code: s for r in results for code, s in r["retailers"].items()}}
 
@@ -187,6 +189,7 @@ def _figures(prefix: str, r: dict) -> dict:
     return {f"{prefix}records": r["received"], f"{prefix}quarantined": r["quarantined"],
             f"{prefix}seconds": round(r["seconds"], 2), f"{prefix}records_per_s": round(r["records_per_s"], 1),
             f"{prefix}peak_rss_mb": round(r["peak_rss_mb"], 1), f"{prefix}peak_rss_sum_mb": round(r["peak_rss_sum_mb"], 1),
+            f"{prefix}peak_pss_total_mb": round(r["peak_pss_total_mb"], 1),
             f"{prefix}pipeline_cpu_s": round(r["cpu_s"], 2), f"{prefix}sources_cpu_s": round(r["sources_cpu_s"], 2),
             f"{prefix}core_use": round(r["core_use"], 3),
             f"{prefix}cpu_ceiling_records_per_s": round(r["cpu_ceiling_records_per_s"], 1)}
@@ -245,7 +248,8 @@ def run(args: argparse.Namespace) -> dict:
                                  for code, v in sorted(r["retailers"].items()) if v["seconds"])
                 print(f"{rows:,}/retailer-day, {runner}: {r['received']:,} records in {r['seconds']:.1f}s = "
                       f"{r['records_per_s']:,.0f}/s, pipeline CPU {r['cpu_s']:.1f}s, sources CPU "
-                      f"{r['sources_cpu_s']:.1f}s (cores {r['core_use']:.0%} busy), peak RSS {r['peak_rss_mb']:,.0f} MB"
+                      f"{r['sources_cpu_s']:.1f}s (cores {r['core_use']:.0%} busy), peak RSS {r['peak_rss_mb']:,.0f} MB, all "
+                      f"processes {r['peak_pss_total_mb']:,.0f} MB"
                       + (f" ({each})" if each else ""), flush=True)
                 figures.update(_figures(f"ingest_{rows}_" if runner == args.ingest_runner
                                         else f"ingest_{rows}_{_short(runner)}_", r))
