@@ -25,6 +25,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def process_trees(pids) -> list:
+    """psutil processes of `pids` and all their descendants (those still running)."""
+    import psutil
+
+    out = []
+    for pid in filter(None, pids):
+        try:
+            root = psutil.Process(pid)
+            out += [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
+    return out
+
+
 class TotalMemory:
     """The peak of the summed PSS of some processes and all their descendants (a page shared by
     k processes counts 1/k in each: forked workers' shared pages once), sampled in a thread every
@@ -48,17 +62,11 @@ class TotalMemory:
 
         while not self._stop.wait(self.interval):
             total = 0
-            for pid in self.pids:
+            for proc in process_trees(self.pids):
                 try:
-                    root = psutil.Process(pid)
-                    family = [root, *root.children(recursive=True)]
-                except psutil.Error:
-                    continue
-                for proc in family:
-                    try:
-                        total += proc.memory_full_info().pss
-                    except psutil.Error:  # ended meanwhile
-                        pass
+                    total += proc.memory_full_info().pss
+                except psutil.Error:  # ended meanwhile
+                    pass
             self.peak_mb = max(self.peak_mb, total / 2**20)
 
 

@@ -42,7 +42,8 @@ Figures (N = records per retailer-day of the first size):
   workers);
 - ingest_<N>_records, _seconds, _records_per_s, _peak_rss_mb for every size;
 - ingest_<N>_sequential_*: the same figures under --ingest-compare-runner, on the same sources;
-- ingest_rows_per_retailer_day, ingest_scale, ingest_10x_retailers, ingest_processes: what was measured.
+- ingest_rows_per_retailer_day, ingest_scale, ingest_10x_retailers, ingest_processes, ingest_runner,
+  ingest_workers (ParallelRunner's max_workers, `--ingest-workers`; "cores" by default): what was measured.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ingest-runner", default="ParallelRunner",
                        help="Kedro runner of the headline figures (ParallelRunner, as `kedro run --pipelines ingestion "
                             "--runner ParallelRunner`: one retailer per worker process; SequentialRunner, ThreadRunner)")
+    group.add_argument("--ingest-workers", type=int, default=None,
+                       help="ParallelRunner's max_workers (default Kedro's: the machine's cores, as `kedro run` gives)")
     group.add_argument("--ingest-compare-runner", default="SequentialRunner",
                        help="also run the same seeded sources with this runner (ingest_<N>_<runner>_* figures; "
                             "'' = skip); default SequentialRunner, the runner of `make run`")
@@ -149,7 +152,7 @@ def _measure(args, stack: Stack, workdir: Path, rows: int, codes: list[str], run
     specs = []
     for number, group in enumerate(_groups(codes, args.ingest_processes)):
         spec = workdir / f"spec-{rows}-{number}.json"
-        spec.write_text(json.dumps({"conf": str(conf), "zone": str(zone), "runner": runner, "codes": group,
+        spec.write_text(json.dumps({"conf": str(conf), "zone": str(zone), "runner": runner, "workers": args.ingest_workers, "codes": group,
                                     "params": {"run_date": RUN_DATE.isoformat(),
                                                "lookback_days": args.ingest_lookback,
                                                "run_id": f"bench-{rows}"}}))
@@ -261,6 +264,7 @@ def run(args: argparse.Namespace) -> dict:
             figures.update(_scale_ratio(results[sizes[0]], results[sizes[-1]], large))
             figures["ingest_10x_retailers"] = ",".join(large)
         figures["ingest_runner"] = args.ingest_runner
+        figures["ingest_workers"] = args.ingest_workers or "cores"
         figures["ingest_rows_per_retailer_day"] = sizes[0]
         figures["ingest_scale"] = args.ingest_scale
         figures["ingest_processes"] = min(args.ingest_processes, len(codes))

@@ -29,8 +29,10 @@ def child(spec_path: str) -> None:
 
     logging.getLogger("kedro").setLevel(logging.WARNING)
     configure_project("retail_pipeline")
-    runner = {"SequentialRunner": SequentialRunner, "ThreadRunner": ThreadRunner,
-              "ParallelRunner": ParallelRunner}[spec["runner"]]()
+    if spec["runner"] == "ParallelRunner":
+        runner = ParallelRunner(max_workers=spec.get("workers"))
+    else:
+        runner = {"SequentialRunner": SequentialRunner, "ThreadRunner": ThreadRunner}[spec["runner"]]()
     timer = _RetailerTimer()
     started = time.perf_counter()
     with KedroSession.create(project_path=PROJECT_ROOT, conf_source=spec["conf"], env="local",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.common import PROJECT_ROOT
+from benchmarks.common import PROJECT_ROOT, process_trees
 
 
 class Stack:
@@ -69,19 +69,12 @@ class Stack:
         from retail_pipeline.devstack.postmaster import recorded_pid
 
         total = 0.0
-        pids = [api.pid for api in self.apis.values()] + [recorded_pid(self.pg.datadir)]
-        for pid in filter(None, pids):
+        for proc in process_trees([api.pid for api in self.apis.values()] + [recorded_pid(self.pg.datadir)]):
             try:
-                proc = psutil.Process(pid)
-                tree = [proc, *proc.children(recursive=True)]
-            except psutil.Error:
+                times = proc.cpu_times()
+            except psutil.Error:  # ended meanwhile: its time is in its parent's children_* now
                 continue
-            for p in tree:
-                try:
-                    times = p.cpu_times()
-                except psutil.Error:  # ended meanwhile: its time is in its parent's children_* now
-                    continue
-                total += times.user + times.system + times.children_user + times.children_system
+            total += times.user + times.system + times.children_user + times.children_system
         return total
 
     def stop(self) -> None:

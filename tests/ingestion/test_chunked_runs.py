@@ -19,7 +19,7 @@ from retail_pipeline.extraction.stream import Attempt, Extracted
 from retail_pipeline.pipelines.ingestion.nodes import ingest_sales, ingest_sales_stream
 from retailers.common.registry import RETAILERS
 from tests.fixtures.kedro_project import PROJECT_ROOT
-from tests.ingestion.conftest import api_catalog_override, read_zone_files, records, rows_in_window, without_lineage
+from tests.ingestion.conftest import api_catalog_override, records, rows_in_window, without_lineage
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +30,14 @@ INGESTED_AT = "2024-01-16T02:00:00Z"
 def chunked_catalog(chunk_rows: int | None, page_size: int = 10) -> dict:
     entry = api_catalog_override(page_size=page_size)
     entry["{retailer}.api_sales"]["chunk_rows"] = chunk_rows
+    return entry
+
+
+def failing_fast_catalog() -> dict:
+    """Chunks of 10 records, pages of 5, and a failed page given up after one retry."""
+    entry = chunked_catalog(10, page_size=5)
+    entry["{retailer}.api_sales"]["retry"] = {**entry["{retailer}.api_sales"]["retry"], "max_attempts": 2,
+                                              "backoff_seconds": 0.01}
     return entry
 
 
@@ -120,10 +128,7 @@ def test_retailer_4_chunk_boundaries_inside_orders_change_nothing(retailer_apis,
 def test_a_failure_between_chunks_leaves_the_old_window_and_manifest_intact(
         local_project, seed_retailers, retailer_faults, monkeypatch):
     seed_retailers(WINDOW[0], RUN_DATE, rows_per_day=60, bad_fraction=0.1, seed=17)
-    entry = chunked_catalog(10, page_size=5)
-    entry["{retailer}.api_sales"]["retry"] = {**entry["{retailer}.api_sales"]["retry"], "max_attempts": 2,
-                                              "backoff_seconds": 0.01}
-    local_project.write_yaml("local/catalog_test_api.yml", entry)
+    local_project.write_yaml("local/catalog_test_api.yml", failing_fast_catalog())
     local_project.run("ingestion", run_date=RUN_DATE, lookback_days=2)
     zone = local_project.zone_root
     before = zone_files(zone)
@@ -162,10 +167,7 @@ def test_under_parallel_runner_a_failure_between_chunks_keeps_the_old_window_unt
     # stay until its next run deletes them, as after a crash; its old window stays in place, and
     # the retailers that ran beside it commit theirs (those not started yet are not run).
     seed_retailers(WINDOW[0], RUN_DATE, rows_per_day=60, bad_fraction=0.1, seed=19)
-    entry = chunked_catalog(10, page_size=5)
-    entry["{retailer}.api_sales"]["retry"] = {**entry["{retailer}.api_sales"]["retry"], "max_attempts": 2,
-                                              "backoff_seconds": 0.01}
-    local_project.write_yaml("local/catalog_test_api.yml", entry)
+    local_project.write_yaml("local/catalog_test_api.yml", failing_fast_catalog())
     local_project.run("ingestion", runner="ParallelRunner", run_date=RUN_DATE, lookback_days=2, run_id="first")
     zone = local_project.zone_root
     before = zone_files(zone)
