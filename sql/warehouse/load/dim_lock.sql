@@ -1,7 +1,7 @@
 -- The dimension lock: the short tail of a load that writes what every retailer shares, one load
 -- at a time (the rest of a load runs in parallel with other retailers' loads).
--- Attaching a partition to fact_sales clones its foreign keys, which takes SHARE ROW EXCLUSIVE
--- on every dimension it references (PostgreSQL), and that conflicts with the dimension writes
+-- Attaching a partition to fact_sales clones its foreign key, which takes SHARE ROW EXCLUSIVE
+-- on the dimension it references (dim_product; PostgreSQL), and that conflicts with the dimension writes
 -- (ROW EXCLUSIVE) of any other load still open: two loads each holding their writes and wanting
 -- the other's would deadlock. So a load takes that mode on all of them first, always in this
 -- order, then writes its dimensions, marts, swaps and commits; another retailer's load reaching

@@ -31,7 +31,7 @@ in sql/warehouse/load/:
    window days' id ranges;
    -- steps 1-3, the bulk of the work, touch only the retailers' own rows and partitions and
    run while other retailers' loads do the same; then the tail, under the dimension lock
-   (dim_lock.sql: attaching a partition locks every dimension its foreign keys reference, so
+   (dim_lock.sql: attaching a partition locks the dimension its foreign key references, so
    the tails of concurrent loads take turns instead of deadlocking):
 4. dimensions written: dim_retailer rows, dim_date for the window, new members and changed
    attributes (each retailer's members are its own rows);

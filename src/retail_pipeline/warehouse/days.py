@@ -95,15 +95,6 @@ def seal_days(cur, tables: list[DayTable], step: Callable[[str], None]) -> None:
         step(f"index {_tag(tables, table)}")
 
 
-def build_days(cur, facts: pd.DataFrame, days: list[date], run_id: str,
-               step: Callable[[str], None], retailer_ids: list[int]) -> list[DayTable]:
-    """Each (retailer, window day) in a fresh standalone table, loaded, indexed and checked."""
-    tables = create_days(cur, days, run_id, retailer_ids)
-    copy_facts(cur, tables, facts, step)
-    seal_days(cur, tables, step)
-    return tables
-
-
 def swap_days(cur, tables: list[DayTable], step: Callable[[str], None]) -> None:
     """Drop each retailer-day's old partition, attach the new one under the retailer's sub-parent
     (short, at the end; locks the retailer's subtree only).

@@ -29,6 +29,8 @@ DIMENSIONS = {
                   ["store_id", "retailer_id", "store_external_id"]),
 }
 VERSIONED = "dim_product"  # staged as product-days, written as versions (product_versions.py)
+# The fact columns no foreign key checks (021_fact_sales_member_keys.sql): the load does.
+NAMED_BY_FACTS = {"dim_customer": "customer_id", "dim_store": "store_id"}
 
 
 def _columns(columns, prefix: str = "") -> sql.Composed:
@@ -56,6 +58,16 @@ def dedup_members(cur, name: str) -> None:
                           latest=latest))
 
 
+def refuse_unlisted_members(facts: pd.DataFrame, dims: dict[str, pd.DataFrame], where: str) -> None:
+    """Refuse a chunk whose facts name a customer or store that is not among its own members
+    (the members are inserted with the facts; fact_sales has no foreign key to them)."""
+    for name, key in NAMED_BY_FACTS.items():
+        unlisted = pd.unique(facts.loc[~facts[key].isin(dims[name][key]), key])
+        if len(unlisted):
+            raise DatasetError(f"{where} holds facts naming {len(unlisted)} {key}(s) missing from the chunk's "
+                               f"{name} members (e.g. {unlisted[:3].tolist()}); nothing was loaded.")
+
+
 def check_members(cur, name: str, loading_retailer_ids: list[int], step: Callable[[str], None]) -> None:
     """Refuse members of unknown retailers (neither in dim_retailer nor loaded now) and keys that
     already name another natural key (a hash collision). Reads only."""
@@ -74,25 +86,6 @@ def check_members(cur, name: str, loading_retailer_ids: list[int], step: Callabl
         raise DatasetError(f"Surrogate key collision in {name} ({clashes}); nothing was loaded. "
                            "Report it: the key hash needs widening.")
     step(f"{name} checks")
-
-
-def stage_dimensions(cur, dims: dict[str, pd.DataFrame], step: Callable[[str], None],
-                     loading_retailer_ids: list[int]) -> list[str]:
-    """COPY the load's product, customer and store members into temp tables and check them
-    (known retailer ids: in dim_retailer or `loading_retailer_ids`, the retailers this load
-    upserts; no key collision). Reads the dimensions only, so it runs while other retailers'
-    loads write theirs. Returns the dimensions staged."""
-    staged = []
-    for name in DIMENSIONS:
-        frame = dims[name]
-        if frame.empty:
-            continue
-        stage_members(cur, name)
-        copy_members(cur, name, frame)
-        step(f"{name} copy")
-        check_members(cur, name, loading_retailer_ids, step)
-        staged.append(name)
-    return staged
 
 
 def apply_dimensions(cur, dims: dict[str, pd.DataFrame], staged: list[str], run_id: str, start: date,
@@ -121,11 +114,3 @@ def apply_dimensions(cur, dims: dict[str, pd.DataFrame], staged: list[str], run_
         cur.execute(statement("dim_insert", tmp=tmp, dim=dim, key=key, columns=_columns(columns),
                               t_columns=_columns(columns, "t.")), {"run_id": run_id})
         step(name)
-
-
-def upsert_dimensions(cur, dims: dict[str, pd.DataFrame], run_id: str, start: date, end: date,
-                      step: Callable[[str], None], scope: list[str] | None = None) -> None:
-    """Both steps at once (stage, then apply), for callers that hold the dimension lock."""
-    ids = [int(i) for i in dims["dim_retailer"]["retailer_id"]]
-    staged = stage_dimensions(cur, dims, step, ids)
-    apply_dimensions(cur, dims, staged, run_id, start, end, step, scope)

@@ -68,7 +68,7 @@ class KnownVersions:
 
 def _day_tables(cur, retailer_ids: list[int], start: date, end: date) -> list[sql.Identifier]:
     """The load's new day tables (warehouse.days names them `<retailer parent>_<date_id>_load`),
-    those that exist: a load of frames through `upsert_dimensions` has none."""
+    those that exist."""
     names = [f"{retailer_parent(r)}_{date_id_of(date.fromordinal(d))}_load"
              for r in retailer_ids for d in range(start.toordinal(), end.toordinal() + 1)]
     cur.execute("SELECT n FROM unnest(%s::text[]) n WHERE to_regclass(quote_ident(n)) IS NOT NULL", (names,))

@@ -6,7 +6,8 @@ A load is a sequence of chunks, each a dict of frames::
     {"facts": df, "dimensions": {"dim_product": df, "dim_customer": df, "dim_store": df},
      "quarantine": df, "audit": df}
 
-(a load of frames is one chunk). Each chunk's facts are COPYed into their (retailer, day) tables
+(a load of frames is one chunk; a chunk's facts name only customers and stores among its own
+members, or it is refused: fact_sales has no foreign key to them, 021). Each chunk's facts are COPYed into their (retailer, day) tables
 as it arrives and summed for the marts (warehouse.inflight), its dimension members and
 quarantine rows go to temp tables, its audit is added up; nothing of a chunk is kept once it is
 sent. The next chunk is computed (read, staged, built: the nodes' lazy work) in a thread while
@@ -27,7 +28,8 @@ import pandas as pd
 from kedro.io.core import DatasetError
 
 from retail_pipeline.warehouse.days import DayTable, copy_facts, create_days, seal_days
-from retail_pipeline.warehouse.dimensions import DIMENSIONS, check_members, copy_members, dedup_members, stage_members
+from retail_pipeline.warehouse.dimensions import (DIMENSIONS, check_members, copy_members, dedup_members,
+                                                  refuse_unlisted_members, stage_members)
 from retail_pipeline.warehouse.inflight import MartPartials
 from retail_pipeline.warehouse.prefetch import prefetch
 from retail_pipeline.warehouse.product_versions import KnownVersions
@@ -95,6 +97,7 @@ def stream_chunks(cur, chunks: Iterable[dict[str, Any]], *, days: list[date], ru
             if strays:
                 raise DatasetError(f"{where} holds facts of retailer_id(s) {strays}, which it does not replace; "
                                    "nothing was loaded.")
+            refuse_unlisted_members(facts, chunk["dimensions"], where)
             for name in DIMENSIONS:
                 frame = chunk["dimensions"][name]
                 if len(frame):
