@@ -50,22 +50,21 @@ BEGIN
 END
 $f$;
 
-DROP TRIGGER IF EXISTS dim_customer_named_delete ON dim_customer;
-CREATE TRIGGER dim_customer_named_delete AFTER DELETE ON dim_customer REFERENCING OLD TABLE AS gone
-    FOR EACH STATEMENT EXECUTE FUNCTION fact_sales_keep_named_members('customer_id');
-DROP TRIGGER IF EXISTS dim_customer_named_update ON dim_customer;
-CREATE TRIGGER dim_customer_named_update AFTER UPDATE ON dim_customer REFERENCING OLD TABLE AS gone NEW TABLE AS kept
-    FOR EACH STATEMENT EXECUTE FUNCTION fact_sales_keep_named_members('customer_id');
-DROP TRIGGER IF EXISTS dim_customer_truncate ON dim_customer;
-CREATE TRIGGER dim_customer_truncate BEFORE TRUNCATE ON dim_customer
-    FOR EACH STATEMENT EXECUTE FUNCTION fact_sales_refuse_member_truncate();
-
-DROP TRIGGER IF EXISTS dim_store_named_delete ON dim_store;
-CREATE TRIGGER dim_store_named_delete AFTER DELETE ON dim_store REFERENCING OLD TABLE AS gone
-    FOR EACH STATEMENT EXECUTE FUNCTION fact_sales_keep_named_members('store_id');
-DROP TRIGGER IF EXISTS dim_store_named_update ON dim_store;
-CREATE TRIGGER dim_store_named_update AFTER UPDATE ON dim_store REFERENCING OLD TABLE AS gone NEW TABLE AS kept
-    FOR EACH STATEMENT EXECUTE FUNCTION fact_sales_keep_named_members('store_id');
-DROP TRIGGER IF EXISTS dim_store_truncate ON dim_store;
-CREATE TRIGGER dim_store_truncate BEFORE TRUNCATE ON dim_store
-    FOR EACH STATEMENT EXECUTE FUNCTION fact_sales_refuse_member_truncate();
+-- The same three triggers on each dimension, named <dimension>_named_delete, _named_update, _truncate.
+DO $d$
+DECLARE
+    dim text;
+    key text;
+BEGIN
+    FOR dim, key IN VALUES ('dim_customer', 'customer_id'), ('dim_store', 'store_id') LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS %1$I ON %2$I; CREATE TRIGGER %1$I AFTER DELETE ON %2$I '
+                       'REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION fact_sales_keep_named_members(%3$L)',
+                       dim || '_named_delete', dim, key);
+        EXECUTE format('DROP TRIGGER IF EXISTS %1$I ON %2$I; CREATE TRIGGER %1$I AFTER UPDATE ON %2$I '
+                       'REFERENCING OLD TABLE AS gone NEW TABLE AS kept FOR EACH STATEMENT '
+                       'EXECUTE FUNCTION fact_sales_keep_named_members(%3$L)', dim || '_named_update', dim, key);
+        EXECUTE format('DROP TRIGGER IF EXISTS %1$I ON %2$I; CREATE TRIGGER %1$I BEFORE TRUNCATE ON %2$I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION fact_sales_refuse_member_truncate()', dim || '_truncate', dim);
+    END LOOP;
+END
+$d$;
