@@ -7,14 +7,15 @@ A load is a sequence of chunks, each a dict of frames::
      "quarantine": df, "audit": df}
 
 (a load of frames is one chunk; a chunk's facts name only customers and stores among its own
-members, or it is refused: fact_sales has no foreign key to them, 021). Each chunk's facts are COPYed into their (retailer, day) tables
-as it arrives and summed for the marts (warehouse.inflight), its dimension members and
-quarantine rows go to temp tables, its audit is added up; nothing of a chunk is kept once it is
-sent. The next chunk is computed (read, staged, built: the nodes' lazy work) in a thread while
-the server ingests this one (`prefetch`), so the Python side and the server overlap on two
-cores, with at most two chunks waiting. After the last chunk the members are made one per key
-and checked, and the day tables are indexed once. Everything happens in the load's transaction: a failure between chunks rolls
-it all back, the old days stay as they were.
+members, or it is refused: fact_sales has no foreign key to them, 021). Each chunk's facts are
+COPYed into their (retailer, day) tables as it arrives and summed for the marts
+(warehouse.inflight), its dimension members and quarantine rows go to temp tables, its audit is
+added up; nothing of a chunk is kept once it is sent. The next chunk is computed (read, staged,
+built: the nodes' lazy work) in a thread while the server ingests this one (`prefetch`), so the
+Python side and the server overlap on two cores, with at most two chunks waiting. After the last
+chunk the members are made one per key and checked, and the day tables are indexed once.
+Everything happens in the load's transaction: a failure between chunks rolls it all back, the
+old days stay as they were.
 """
 
 from __future__ import annotations
