@@ -28,8 +28,9 @@ Figures:
   into an empty warehouse of the same round; the median of the rounds' ratios
   (history_slowdown_rounds; load_history_s, load_history_empty_s and load_history_step_* are
   the median round's). A round is a bare COPY, the save into an empty warehouse and the save
-  into history, back to back: the machine's speed drifts between minutes, so each ratio is
-  taken within one round; with
+  into history, back to back, their order rotated from one round to the next (each first,
+  second and third once in three rounds: the later ones ran slower): the machine's speed
+  drifts between minutes, so each ratio is taken within one round; with
   `--history-late-days K` (history_late_days), 1% of the lines of each of the last K days
   carry ids of the load's day, as retailers whose ids are dated when a row is recorded and
   whose rows come up to K days late: their id ranges overlap the load's, so the load looks
@@ -142,18 +143,27 @@ def big_day(server: "Server", workdir: Path, big: int, runner: str = "Sequential
     return figures
 
 
-def timed_round(server: "Server", rows, load: dict) -> dict:
+def timed_round(server: "Server", rows, load: dict, turn: int = 0) -> dict:
     """A bare COPY of the rows, the save into an empty warehouse (bench_empty) and the same save
-    into a copy of bench_history_built (bench_history), back to back; the two warehouses are
-    kept until the next round."""
-    settle(server)
-    copy_s = bare_copy_seconds(server.dsn("bench_pipeline"), rows)
-    url_empty = server.fresh_warehouse("bench_empty")
-    settle(server)
-    empty_s, empty_steps = timed_save(url_empty, load)
-    url_history = server.clone_warehouse("bench_history_built", "bench_history")
-    settle(server)
-    history_s, history_steps = timed_save(url_history, load)
+    into a copy of bench_history_built (bench_history), back to back, in an order rotated by
+    `turn` (copy-empty-history, empty-history-copy, history-copy-empty, ...): whichever comes
+    later in a round ran slower on this machine, so over three rounds each comes first, second
+    and third once. The two warehouses are kept until the next round."""
+    def bare_copy():
+        return bare_copy_seconds(server.dsn("bench_pipeline"), rows), {}
+
+    def empty():
+        return timed_save(server.fresh_warehouse("bench_empty"), load)
+
+    def history():
+        return timed_save(server.clone_warehouse("bench_history_built", "bench_history"), load)
+
+    order = [("copy", bare_copy), ("empty", empty), ("history", history)]
+    timed = {}
+    for name, measure in order[turn % 3:] + order[:turn % 3]:
+        settle(server)
+        timed[name] = measure()
+    (copy_s, _), (empty_s, empty_steps), (history_s, history_steps) = timed["copy"], timed["empty"], timed["history"]
     return {"copy_s": copy_s, "empty_s": empty_s, "empty_steps": empty_steps, "history_s": history_s,
             "history_steps": history_steps, "vs_copy": copy_s / empty_s, "slowdown": history_s / empty_s}
 
@@ -241,7 +251,7 @@ def run(args: argparse.Namespace) -> dict:
             server.fresh_warehouse("bench_history_built")
             history_s = make_history(server.dsn("bench_history_built"), args.history_rows, args.history_days,
                                      args.history_late_days)
-            rounds = [timed_round(server, rows, load) for _ in range(max(1, args.rounds))]
+            rounds = [timed_round(server, rows, load, turn) for turn in range(max(1, args.rounds))]
             vs_copy, slowdown = median_round(rounds, "vs_copy"), median_round(rounds, "slowdown")
             load_empty_s, steps_empty, copy_s = vs_copy["empty_s"], vs_copy["empty_steps"], vs_copy["copy_s"]
             load_history_s, steps_history = slowdown["history_s"], slowdown["history_steps"]
