@@ -150,17 +150,20 @@ def timed_round(server: "Server", rows, load: dict, turn: int = 0) -> dict:
     later in a round ran slower on this machine, so over three rounds each comes first, second
     and third once. The two warehouses are kept until the next round."""
     def bare_copy():
-        return bare_copy_seconds(server.dsn("bench_pipeline"), rows), {}
+        return lambda: (bare_copy_seconds(server.dsn("bench_pipeline"), rows), {})
 
     def empty():
-        return timed_save(server.fresh_warehouse("bench_empty"), load)
+        url = server.fresh_warehouse("bench_empty")
+        return lambda: timed_save(url, load)
 
     def history():
-        return timed_save(server.clone_warehouse("bench_history_built", "bench_history"), load)
+        url = server.clone_warehouse("bench_history_built", "bench_history")
+        return lambda: timed_save(url, load)
 
     order = [("copy", bare_copy), ("empty", empty), ("history", history)]
     timed = {}
-    for name, measure in order[turn % 3:] + order[:turn % 3]:
+    for name, prepare in order[turn % 3:] + order[:turn % 3]:
+        measure = prepare()  # the warehouse made before the checkpoint, as each save always was
         settle(server)
         timed[name] = measure()
     (copy_s, _), (empty_s, empty_steps), (history_s, history_steps) = timed["copy"], timed["empty"], timed["history"]
