@@ -114,7 +114,7 @@ def _run_children(args, specs: list[Path], rows: int) -> dict:
     for number, spec in enumerate(specs):
         command = [sys.executable, "-c", f"from benchmarks.ingest_child import child; child({str(spec)!r})"]
         if args.ingest_profile:
-            command = [str(Path(sys.executable).with_name("py-spy")), "record", "-r", "200", "-f", "raw",
+            command = [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "-r", "200", "-f", "raw",
                        "-o", f"{args.ingest_profile}-{rows}-{number}.txt", "--", *command]
         children.append(subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          text=True))

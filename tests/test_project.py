@@ -141,3 +141,41 @@ def test_the_console_shows_warnings_and_the_log_file_everything_unless_verbose(k
     assert "INFO" not in quiet and "Kedro project" not in quiet, quiet
     assert "INFO kedro.framework.session.session: Kedro project" in verbose, verbose
     assert "Kedro project" in log.read_text()[-20000:]
+
+
+def test_a_run_freezes_what_the_session_built_and_hands_it_back_after():
+    """FrozenStartupHook: garbage made before the run is collected, not frozen with the rest;
+    a cycle let go of during the run waits; after the run the collector takes it again."""
+    import gc
+    import weakref
+
+    from retail_pipeline.hooks import FrozenStartupHook
+    from retail_pipeline.settings import HOOKS
+
+    assert any(isinstance(hook, FrozenStartupHook) for hook in HOOKS)
+
+    class Cycle:
+        def __init__(self) -> None:
+            self.me = self
+
+    garbage = Cycle()
+    garbage_ref = weakref.ref(garbage)
+    del garbage
+    kept = Cycle()
+    kept_ref = weakref.ref(kept)
+    hook = FrozenStartupHook()
+    try:
+        hook.before_pipeline_run()
+        assert garbage_ref() is None
+        assert gc.get_freeze_count() > 0
+        del kept
+        gc.collect()
+        assert kept_ref() is not None  # frozen: the run's collections leave it alone
+    finally:
+        hook.after_pipeline_run()
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert kept_ref() is None
+    hook.before_pipeline_run()
+    hook.on_pipeline_error()  # a failed run hands it back too
+    assert gc.get_freeze_count() == 0

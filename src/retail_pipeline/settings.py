@@ -9,12 +9,12 @@ from omegaconf.resolvers import oc
 from retail_pipeline.alerts.hook import AlertHook
 from retail_pipeline.catalog import RetailContext, RetailDataCatalog
 from retail_pipeline.cli_hooks import RunReportHook
-from retail_pipeline.hooks import QualityReportHook, RegistryHook, StagedWindowHook
+from retail_pipeline.hooks import FrozenStartupHook, QualityReportHook, RegistryHook, StagedWindowHook
 from retail_pipeline.registry import BASE_ENV, DEFAULT_ENV, with_codes
 from retail_pipeline.run_window import new_run_id, resolve_ingested_at, resolve_run_date, window_start
 
 # AlertHook handles a failed run after QualityReportHook (trylast), so the report it links exists.
-HOOKS = (RegistryHook(), QualityReportHook(), RunReportHook(), AlertHook(), StagedWindowHook())
+HOOKS = (RegistryHook(), QualityReportHook(), RunReportHook(), AlertHook(), StagedWindowHook(), FrozenStartupHook())
 
 
 class ConfigLoader(OmegaConfigLoader):
