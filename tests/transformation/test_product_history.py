@@ -253,6 +253,28 @@ def test_a_daily_load_keys_its_facts_at_copy_time_and_repoints_nothing(warehouse
                      (versions(wh)[1][0],)) == 2
 
 
+def test_a_load_reads_the_versions_of_changed_products_only(warehouse):
+    """What a load reads at start grows with the products that changed, not with the catalogue:
+    SKU-B (one version, whose key is its durable key) is not read, and its facts keep that key."""
+    from contextlib import closing
+
+    import psycopg2
+
+    from retail_pipeline.warehouse.product_versions import KnownVersions
+
+    wh = warehouse
+    load_days_in_order(wh)
+    with closing(psycopg2.connect(wh.dsn)) as conn, conn.cursor() as cur:
+        known = KnownVersions.load(cur, [1])
+    assert sorted(known._ids.tolist()) == sorted(row[0] for row in versions(wh))  # SKU-A's two versions
+    load(wh, day_rows("2024-01-16"), "2024-01-16")
+    beta = versions(wh, "SKU-B")
+    assert len(beta) == 1 and beta[0][0] == beta[0][1]
+    assert wh.scalar("SELECT count(*) FROM fact_sales WHERE date_id = 20240116 AND product_id = %s",
+                     (beta[0][0],)) == 1
+    assert_consistent(wh)
+
+
 @pytest.mark.parametrize("seed", [13, 7, 21, 42])
 def test_any_order_of_overlapping_windows_gives_the_versions_of_all_the_days(warehouse, seed):
     """Attributes flip-flop day by day, some days without a sale; windows of 1-3 days loaded in a

@@ -5,7 +5,8 @@ A load sends, instead of one row per product, its product-days (`tmp_dim_product
 sale's name and category of each product and day it sold). Two steps:
 
 - at COPY time (`KnownVersions`): each fact gets the key of the version that covered its day when
-  the load started (a handful of rows per product, read once), else the product's durable key;
+  the load started (the versions of the products that have several, read once), else the
+  product's durable key, which is also its first version's key;
 - in the tail, under the dimension lock (`apply_product_versions`): the window's observations
   replaced, the touched products' versions recomputed as if from all their observations (so the
   result does not depend on the order days are loaded in, and a rerun finds the same keys; the
@@ -54,15 +55,18 @@ class KnownVersions:
         when one is known (a new frame; the caller's is left as it is)."""
         if not len(self._ids) or facts.empty:
             return facts
-        codes = self._products.get_indexer(facts["product_id"].to_numpy(dtype=np.int64)).astype(np.int64)
-        wanted = codes * _DAY + facts["date_id"].to_numpy(dtype=np.int64)
+        keys = facts["product_id"].to_numpy(dtype=np.int64)
+        codes = self._products.get_indexer(keys).astype(np.int64)
+        rows = np.flatnonzero(codes >= 0)  # facts of products with several versions: usually few
+        if not len(rows):
+            return facts
+        codes = codes[rows]
+        wanted = codes * _DAY + facts["date_id"].to_numpy(dtype=np.int64)[rows]
         at = np.searchsorted(self._starts, wanted, side="right") - 1
         safe = np.clip(at, 0, None)
-        hit = (codes >= 0) & (at >= 0) & (wanted < self._ends[safe]) & (self._starts[safe] // _DAY == codes)
-        if not hit.any():
-            return facts
-        keys = facts["product_id"].to_numpy(dtype=np.int64).copy()
-        keys[hit] = self._ids[safe[hit]]
+        hit = (at >= 0) & (wanted < self._ends[safe]) & (self._starts[safe] // _DAY == codes)
+        keys = keys.copy()
+        keys[rows[hit]] = self._ids[safe[hit]]
         return facts.assign(product_id=keys)
 
 
