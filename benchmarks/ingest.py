@@ -89,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ingest-keep", default=None,
                        help="copy each size's raw zone (raw, quarantine, manifests) here (byte comparisons)")
     group.add_argument("--ingest-profile", default=None,
-                       help="run the pipeline's processes under py-spy (if installed): collapsed stacks in "
+                       help="run the pipeline's processes under py-spy (pip install py-spy): collapsed stacks in "
                             "<prefix>-<rows>-<n>.txt")
     group.add_argument("--ingest-processes", type=int, default=1,
                        help="processes the retailers are dealt over, each its own `kedro run` of its retailers, all "
@@ -97,6 +97,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ingest-chunk-rows", type=int, default=None,
                        help="the API datasets' chunk_rows for this run (default: conf/base/catalog_ingestion.yml's)")
     group.add_argument("--ingest-child", help=argparse.SUPPRESS)
+
+
+_PY_SPY = Path(sys.executable).with_name("py-spy")
 
 
 # -- parent: servers, seeding, children ---------------------------------------------------
@@ -114,7 +117,7 @@ def _run_children(args, specs: list[Path], rows: int) -> dict:
     for number, spec in enumerate(specs):
         command = [sys.executable, "-c", f"from benchmarks.ingest_child import child; child({str(spec)!r})"]
         if args.ingest_profile:
-            command = [str(Path(sys.executable).with_name("py-spy")), "record", "--subprocesses", "-r", "200", "-f", "raw",
+            command = [str(_PY_SPY), "record", "--subprocesses", "-r", "200", "-f", "raw",
                        "-o", f"{args.ingest_profile}-{rows}-{number}.txt", "--", *command]
         children.append(subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          text=True))
@@ -231,6 +234,9 @@ def run(args: argparse.Namespace) -> dict:
 
         child(args.ingest_child)
         return {}
+    if args.ingest_profile and not _PY_SPY.exists():
+        raise SystemExit(f"--ingest-profile runs the pipeline under py-spy, which is not a dependency: "
+                         f"{Path(sys.executable).with_name('pip')} install py-spy")
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     stack = Stack(workdir)
     figures: dict = {}
