@@ -177,7 +177,26 @@ def test_seen_ids_find_every_repeat_across_chunks_and_nothing_else(monkeypatch, 
         expected.extend(value is not None and value in before for value in chunk)
         before.update(value for value in chunk if value is not None)
     assert got.tolist() == expected and got.sum() > 10_000
-    assert len(seen) == int(pd.Series(ids).notna().sum()) and seen.nbytes == 16 * len(seen)
+    assert len(seen) == int(pd.Series(ids).notna().sum()) and seen.nbytes == 16 * len(seen) + (1 << 24)
     assert len(seen._runs) <= int(np.log2(len(ids) / 4_096)) + 2 + len(ids) // max_run  # merged as it grows
     assert all(len(a) <= max(max_run, 4_096) and (np.diff(a.astype(np.float64)) >= 0).all() for a, _ in seen._runs)
     seen.close()
+
+
+def test_seen_ids_search_the_runs_only_for_ids_the_bitmap_has_met(monkeypatch):
+    """A new id costs the same in the thirtieth chunk as in the second: its clear bit answers,
+    not a search of every run (which made a 10,000,000-id window quadratic)."""
+    monkeypatch.setattr("retail_pipeline.pipelines.ingestion.window_state.MAX_RUN", 4_096)  # no merges
+    searched = []
+    real_searchsorted = np.searchsorted
+    monkeypatch.setattr(np, "searchsorted", lambda run, needles, *a, **k: (
+        searched.append(len(needles)), real_searchsorted(run, needles, *a, **k))[1])
+    seen = SeenIds()
+    for chunk in range(30):  # 30 runs of 4,096 new ids
+        assert not seen.met_before(pd.Series([f"T{chunk}-{i}" for i in range(4_096)], dtype="str")).any()
+    new_ids_searched = sum(searched)
+    repeated = seen.met_before(pd.Series([f"T3-{i}" for i in range(100)] + ["new"], dtype="str"))
+    seen.close()
+    assert repeated.tolist() == [True] * 100 + [False]
+    assert sum(searched) - new_ids_searched >= 100 * 30  # the repeats were searched, in every run
+    assert new_ids_searched < 0.01 * 4_096 * sum(range(30))  # before: every new id, in every run
