@@ -41,22 +41,6 @@ def day_positions(data: pd.DataFrame, days: list[str], date_column: str, where: 
     return data.groupby(dates, sort=False).indices if len(data) else {}
 
 
-def _append(source: str, target: str) -> None:
-    """`source`'s bytes added at the end of `target`. The kernel copies them (copy_file_range
-    refuses a target opened in append mode, hence the explicit seek to its end)."""
-    with open(source, "rb") as src, open(target, "r+b" if os.path.exists(target) else "wb") as dst:
-        size = os.fstat(src.fileno()).st_size
-        dst.seek(0, os.SEEK_END)
-        try:
-            while size > 0:  # in the kernel, no copy through Python
-                copied = os.copy_file_range(src.fileno(), dst.fileno(), size)
-                if copied == 0:
-                    break
-                size -= copied
-        except OSError:  # not supported here: copy the rest the ordinary way
-            shutil.copyfileobj(src, dst, 16 << 20)
-
-
 class StagedWindow:
     """One window of one retailer being staged: `append` chunks, then `commit` or `abort`.
 
@@ -84,21 +68,12 @@ class StagedWindow:
             return
         # DuckDB writes from an Arrow table: the frame's Arrow-backed text columns are shared.
         table = to_arrow(data)
-        scratch = os.path.join(self.folder, f"chunk-{zone}.tmp")
         for day, rows in positions.items():
             part = table.take(pa.array(rows)) if len(rows) != len(data) else table
-            self.staging.current = scratch
-            self.write(self.con, part, scratch)
+            target = self.files.setdefault((zone, day), os.path.join(self.folder, f"grow-{zone}-{day}.jsonl"))
+            self.staging.current = target
+            self.write(self.con, part, target)  # appended
             del part
-            target = self.files.get((zone, day))
-            if target is None:  # the day's first rows: the scratch file becomes its file
-                target = self.files[(zone, day)] = os.path.join(self.folder, f"grow-{zone}-{day}.jsonl")
-                self.staging.current = target
-                os.replace(scratch, target)
-            else:
-                self.staging.current = target
-                _append(scratch, target)
-                os.remove(scratch)
             self.day_rows[(zone, day)] = self.day_rows.get((zone, day), 0) + len(rows)
             self.rows[zone] += len(rows)
         self.staging.current = None
