@@ -4,11 +4,10 @@ Each page is gzip-compressed (by ISA-L, `isal`) and written at once into the cur
 extraction's folder (so a window is never held in memory for the landing zone), with what is
 needed to serve it again: the request (method, URL with credentials masked, query parameters,
 JSON body), the retrieval time, the HTTP status and the headers that matter (the data version,
-Link, ...).
-`begin_attempt()` starts a new folder for every extraction the consistency check makes (and
-deletes the rejected one before it); `commit()` makes the accepted extraction the run date's
-landing set by writing its index last (landing/zone.py). Thread-safe: pages come from the
-client's request threads.
+Link, ...). `begin_attempt()` starts a new folder for every extraction the consistency check
+makes (and deletes the rejected one before it); `commit()` makes the accepted extraction the
+run date's landing set by writing its index last (landing/zone.py). Thread-safe: pages come
+from the client's request threads.
 """
 
 from __future__ import annotations
