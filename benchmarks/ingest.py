@@ -36,10 +36,12 @@ Figures (N = records per retailer-day of the first size):
   cores were; ingest_<N>_cpu_ceiling_records_per_s: records_per_s / core_use, the rate the same CPU
   time would give with every core busy all the time (what parallelism alone could reach);
 - ingest_10x_peak_rss_mb: the same at N x scale (ingest_10x_retailers);
-- ingest_scale_time_ratio: time of ingest_10x_retailers at N x scale / their time at N, each
-  retailer timed from the load of its source to the commit of its window (linear: ~ scale), by
-  the first runner with those times (ingest_scale_runner: hooks do not run in ParallelRunner's
-  workers);
+- ingest_scale_time_ratio: time of ingest_10x_retailers at N x scale / their mean time at N,
+  each retailer timed from the load of its source to the commit of its window (linear: ~ scale),
+  by the first runner with those times (ingest_scale_runner: hooks do not run in ParallelRunner's
+  workers). The size N is timed on both sides of the larger one (seeded again after it), so a
+  host that speeds up or slows down over the minutes between them moves both sides alike;
+  ingest_scale_time_ratio_before and _after are the ratios to each side alone;
 - ingest_<N>_records, _seconds, _records_per_s, _peak_rss_mb for every size;
 - ingest_<N>_sequential_*: the same figures under --ingest-compare-runner, on the same sources;
 - ingest_rows_per_retailer_day, ingest_scale, ingest_10x_retailers, ingest_processes, ingest_runner,
@@ -201,19 +203,26 @@ def _figures(prefix: str, r: dict) -> dict:
             f"{prefix}cpu_ceiling_records_per_s": round(r["cpu_ceiling_records_per_s"], 1)}
 
 
-def _scale_ratio(small: dict, big: dict, large: list[str]) -> dict:
-    """Time of the retailers `large` at the big size / at the small one, each retailer timed alone
-    (from its source's load to its commit), by the first runner that has those times (session
-    hooks do not run in ParallelRunner's workers)."""
-    for runner in small:
-        small_s = sum(small[runner]["retailers"][c]["seconds"] or 0 for c in large)
-        big_s = sum(big[runner]["retailers"][c]["seconds"] or 0 for c in large)
-        if small_s and big_s:
-            small_n = sum(small[runner]["retailers"][c]["records"] for c in large)
-            return {"ingest_scale_time_ratio": round(big_s / small_s, 2),
-                    "ingest_scale_records_ratio": round(big[runner]["received"] / small_n, 2),
-                    "ingest_scale_runner": runner}
-    return {}
+def _timed_runner(results: dict, large: list[str]) -> str | None:
+    """The first runner whose run timed each of `large` (session hooks do not run in
+    ParallelRunner's workers)."""
+    return next((runner for runner, r in results.items()
+                 if all(r["retailers"].get(c, {}).get("seconds") for c in large)), None)
+
+
+def _scale_ratio(before: dict, big: dict, after: dict, large: list[str]) -> dict:
+    """Time of the retailers `large` at the big size / their mean time at the small one, timed
+    before and after the big size (each retailer timed alone, from its source's load to its
+    commit)."""
+    def seconds(r: dict) -> float:
+        return sum(r["retailers"][c]["seconds"] for c in large)
+
+    small_s = (seconds(before) + seconds(after)) / 2
+    small_n = sum(before["retailers"][c]["records"] for c in large)
+    return {"ingest_scale_time_ratio": round(seconds(big) / small_s, 2),
+            "ingest_scale_time_ratio_before": round(seconds(big) / seconds(before), 2),
+            "ingest_scale_time_ratio_after": round(seconds(big) / seconds(after), 2),
+            "ingest_scale_records_ratio": round(big["received"] / small_n, 2)}
 
 
 def _sizes(args: argparse.Namespace, codes: list[str]) -> tuple[list[int], list[str]]:
@@ -262,12 +271,19 @@ def run(args: argparse.Namespace) -> dict:
                       + (f" ({each})" if each else ""), flush=True)
                 figures.update(_figures(f"ingest_{rows}_" if runner == args.ingest_runner
                                         else f"ingest_{rows}_{_short(runner)}_", r))
+        timed = _timed_runner(results[sizes[0]], large) if len(sizes) > 1 else None
+        if timed:  # the small size again, after the big one: both sides of it timed
+            _seed(args, stack, sizes[0], large)
+            after = _measure(args, stack, workdir, sizes[0], large, timed)
+            print(f"{sizes[0]:,}/retailer-day again, {timed}: " + ", ".join(
+                f"{code} {after['retailers'][code]['seconds']:.1f}s" for code in large), flush=True)
+            figures.update(_scale_ratio(results[sizes[0]][timed], results[sizes[-1]][timed], after, large),
+                           ingest_scale_runner=timed)
         base = results[sizes[0]][args.ingest_runner]
         figures["ingest_records_per_s"] = round(base["records_per_s"], 1)
         figures["ingest_peak_rss_mb"] = round(base["peak_rss_mb"], 1)
         if len(sizes) > 1:
             figures["ingest_10x_peak_rss_mb"] = round(results[sizes[-1]][args.ingest_runner]["peak_rss_mb"], 1)
-            figures.update(_scale_ratio(results[sizes[0]], results[sizes[-1]], large))
             figures["ingest_10x_retailers"] = ",".join(large)
         figures["ingest_runner"] = args.ingest_runner
         figures["ingest_workers"] = args.ingest_workers or "cores"
