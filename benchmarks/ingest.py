@@ -39,9 +39,10 @@ Figures (N = records per retailer-day of the first size):
 - ingest_scale_time_ratio: time of ingest_10x_retailers at N x scale / their mean time at N,
   each retailer timed from the load of its source to the commit of its window (linear: ~ scale),
   by the first runner with those times (ingest_scale_runner: hooks do not run in ParallelRunner's
-  workers). The size N is timed on both sides of the larger one (seeded again after it), so a
-  host that speeds up or slows down over the minutes between them moves both sides alike;
-  ingest_scale_time_ratio_before and _after are the ratios to each side alone;
+  workers). The size N is timed on both sides of the larger one (seeded again after it; every
+  size is seeded into emptied tables), so a host that speeds up or slows down over the minutes
+  between them moves both sides alike; ingest_scale_time_ratio_before and _after are the ratios
+  to each side alone;
 - ingest_<N>_records, _seconds, _records_per_s, _peak_rss_mb for every size;
 - ingest_<N>_sequential_*: the same figures under --ingest-compare-runner, on the same sources;
 - ingest_rows_per_retailer_day, ingest_scale, ingest_10x_retailers, ingest_processes, ingest_runner,
@@ -143,6 +144,7 @@ def _seed(args, stack: Stack, rows: int, codes: list[str]) -> None:
 
     start = RUN_DATE - timedelta(days=args.ingest_lookback)
     began = time.perf_counter()
+    stack.empty(codes)
     seed({code: stack.dsns[code] for code in codes}, start, RUN_DATE, rows, args.ingest_bad_fraction,
          args.ingest_late_fraction, SEED, as_of="2030-01-01", styles={code: stack.styles[code] for code in codes})
     stack.settle(codes)

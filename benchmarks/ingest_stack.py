@@ -52,6 +52,16 @@ class Stack:
             self.apis[code] = start_api(self.styles[code], code, free_port(), dsn, self.workdir / f"{code}.log",
                                         secrets=self.keys[code])
 
+    def empty(self, codes: list[str]) -> None:
+        """Every table of these retailers' databases emptied to fresh files (TRUNCATE): a size
+        seeded after a bigger one then reads the same table and index shapes as when first
+        seeded, not the bigger day's vacuumed leftovers."""
+        from retailers.common.registry import spec
+
+        for code in codes:  # retailer_4's orders empty its order_lines (a trigger in its schema.sql)
+            with closing(self.pg.connect(self.databases[code])) as conn, conn.cursor() as cur:
+                cur.execute(f"TRUNCATE {spec(self.styles[code]).table}")
+
     def settle(self, codes: list[str]) -> None:
         """The seeded databases vacuumed, analyzed and checkpointed, as a retailer's settled
         system would be: autovacuum of the fresh rows is not part of the run's work."""
