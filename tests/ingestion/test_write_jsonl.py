@@ -65,3 +65,25 @@ def test_a_part_that_is_a_slice_of_a_bigger_table_writes_only_its_rows(con, tmp_
     target = tmp_path / "day.jsonl"
     zone_files.write_jsonl(con, table.slice(17, 9), str(target))
     assert target.read_bytes() == copy_format_json(con, table.slice(17, 9), tmp_path / "reference.json")
+
+
+def test_each_append_drops_the_parts_before_it_from_the_page_cache(con, tmp_path, monkeypatch):
+    """A day's file can be gigabytes: each append advises the OS to drop what the file held
+    before it (written back first), so the page cache does not grow with the day."""
+    advised = []
+    real = zone_files.os.posix_fadvise
+
+    def record(fd, offset, length, advice):
+        advised.append((offset, length, advice))
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(zone_files.os, "posix_fadvise", record)
+    table = awkward_rows(300)
+    target = tmp_path / "day.jsonl"
+    sizes = []
+    for start in (0, 100, 200):
+        zone_files.write_jsonl(con, table.slice(start, 100), str(target))
+        sizes.append(target.stat().st_size)
+    assert advised == [(0, sizes[0], zone_files.os.POSIX_FADV_DONTNEED),
+                       (0, sizes[1], zone_files.os.POSIX_FADV_DONTNEED)]  # nothing before the first part
+    assert target.read_bytes() == copy_format_json(con, table, tmp_path / "reference.json")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import io
+import os
 from typing import Any
 
 import duckdb
@@ -53,15 +54,31 @@ def write_jsonl(con: duckdb.DuckDBPyConnection, part: pa.Table, target: str) -> 
     """`part`'s rows appended to `target` as JSON Lines (created if absent), byte for byte what
     DuckDB's COPY ... (FORMAT JSON) writes. The text goes straight onto the day's file: COPY
     cannot append, and a scratch file copied onto it passed every byte through the page cache
-    twice. Handed over JSON_BATCH_ROWS rows at a time, so memory holds ~2 MB of text."""
+    twice. Handed over JSON_BATCH_ROWS rows at a time, so memory holds ~2 MB of text.
+
+    The file's earlier parts then leave the page cache (`_uncache`): nothing here reads them
+    again, and a 10,000,000-row day (8.5 GB) kept there takes fresh memory for every page."""
     con.register("part", part)
     try:
         lines = con.sql("SELECT to_json(p) || chr(10) FROM part AS p").to_arrow_reader(JSON_BATCH_ROWS)
         with open(target, "ab") as out:
+            before = out.tell()
             for batch in lines:
                 out.write(_text(batch.column(0)))
+            _uncache(out.fileno(), before)
     finally:
         con.unregister("part")
+
+
+def _uncache(fd: int, length: int) -> None:
+    """The first `length` bytes of the file out of the page cache, without waiting: Linux starts
+    writing back the range's dirty pages and drops its clean ones (those the last call started),
+    so the cache holds a part or two of a growing file, not all of it. Where free memory goes
+    back to a VM's host, as on the bench machine, each fresh page is a host fault: appends got
+    up to 2x slower after ~5 GB (docs/benchmarks.md). The commit's fsync then finds the file
+    mostly written. A no-op without posix_fadvise (macOS)."""
+    if length and hasattr(os, "posix_fadvise"):
+        os.posix_fadvise(fd, 0, length, os.POSIX_FADV_DONTNEED)
 
 
 def _text(lines: pa.Array) -> memoryview:
