@@ -17,9 +17,8 @@ Figures:
   transaction (so it gets the same WAL skip the load gets), same server, same run;
 - load_vs_copy = load_rows_per_s / bare_copy_rows_per_s; both commit durably (the server keeps
   fsync, synchronous_commit and full_page_writes on, as the stack does: `durable_commits`);
-  measured in `--rounds` rounds (below; 3, or 5 with a 10 M history): the median of the
-  rounds' ratios (load_vs_copy_rounds), load_s, bare_copy_s and load_step_* being the median
-  round's;
+  measured in `--rounds` rounds (below; 6 by default): the median of the rounds' ratios
+  (load_vs_copy_rounds), load_s, bare_copy_s and load_step_* being the median round's;
 - commit_s: the load's commit step (WAL flush and the sync of the day tables built without WAL);
 - durability_cost_s: load_s minus the same save into another empty warehouse with
   synchronous_commit = off for that one session (async_commit_load_s), i.e. what waiting for
@@ -29,9 +28,11 @@ Figures:
   into an empty warehouse of the same round; the median of the rounds' ratios
   (history_slowdown_rounds; load_history_s, load_history_empty_s and load_history_step_* are
   the median round's). A round is a bare COPY, the save into an empty warehouse and the save
-  into history, back to back, their order rotated from one round to the next (each first,
-  second and third once in every three rounds: the later ones ran slower): the machine's speed
-  drifts between minutes, so each ratio is taken within one round; with
+  into history, back to back, in each of the six orders once over six rounds (each first,
+  second and third twice, and each before each other three times: the later ones in a round
+  ran slower, and with the three rotations of one order only, the median ratio had one save
+  later than the other in two rounds of three); the machine's speed drifts between minutes,
+  so each ratio is taken within one round (load_rounds_s: each round's order and times); with
   `--history-late-days K` (history_late_days), 1% of the lines of each of the last K days
   carry ids of the load's day, as retailers whose ids are dated when a row is recorded and
   whose rows come up to K days late: their id ranges overlap the load's, so the load looks
@@ -86,10 +87,11 @@ from benchmarks.transform_server import (
 # `make bench` stays short with a smaller history (labelled history_rows in the json); the
 # issue's history_slowdown target is at 10 M facts: `python -m benchmarks --full`.
 DEFAULT_HISTORY, DEFAULT_HISTORY_DAYS, FULL_HISTORY = 1_000_000, 10, 10_000_000
-# Rounds at the target's size: one save varies by +-0.5 s from round to round on this host, the
-# first rounds after the 47 s history build slowest (docs/benchmarks.md, 2026-12-04); the median
-# of five rounds is not moved by two such rounds, the median of three is by one.
-DEFAULT_ROUNDS, FULL_ROUNDS = 3, 5
+# The orders of a round, one per round: the three rotations of copy-empty-history, then of the
+# reverse; over six rounds each save comes before each other as often as after it, so a save
+# that runs slower later in a round does not tilt the median ratio (docs/benchmarks.md, 2026-12-04).
+ROUND_ORDERS = [("copy", "empty", "history"), ("empty", "history", "copy"), ("history", "copy", "empty"),
+                ("history", "empty", "copy"), ("empty", "copy", "history"), ("copy", "history", "empty")]
 BIG_ROWS = 10_000_000  # the issue's big day: three retailers, 10 M records, under --full
 # Step names of PostgresStarSchemaDataset.timings -> the load_step_*_s figures they add up to.
 STEP_GROUPS = {"copy": ("copy ", "dim_product copy", "dim_customer copy", "dim_store copy"),
@@ -122,10 +124,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "stages and loads the retailers at once, as the Airflow DAG's tasks do")
     group.add_argument("--history-days", type=int, default=None,
                        help=f"days the history is spread over (default {DEFAULT_HISTORY_DAYS}; 30 with --full)")
-    group.add_argument("--rounds", type=int, default=None,
+    group.add_argument("--rounds", type=int, default=len(ROUND_ORDERS),
                        help="rounds of (bare COPY, save into an empty warehouse, save into history) back to "
-                            "back; load_vs_copy and history_slowdown are the medians of their ratios (default 3; "
-                            f"{FULL_ROUNDS} with a history of {FULL_HISTORY:,} facts or more)")
+                            "back, each round in another order; load_vs_copy and history_slowdown are the medians of "
+                            f"their ratios (default {len(ROUND_ORDERS)}: each order once)")
     group.add_argument("--history-late-days", type=int, default=0,
                        help="the last K history days each hold 1%% of their lines under ids of the load's day (ids "
                             "dated when a row is recorded, rows up to K days late): the load looks up K days")
@@ -151,10 +153,8 @@ def big_day(server: "Server", workdir: Path, big: int, runner: str = "Sequential
 
 def timed_round(server: "Server", rows, load: dict, turn: int = 0) -> dict:
     """A bare COPY of the rows, the save into an empty warehouse (bench_empty) and the same save
-    into a copy of bench_history_built (bench_history), back to back, in an order rotated by
-    `turn` (copy-empty-history, empty-history-copy, history-copy-empty, ...): whichever comes
-    later in a round ran slower on this machine, so over three rounds each comes first, second
-    and third once. The two warehouses are kept until the next round."""
+    into a copy of bench_history_built (bench_history), back to back, in the order
+    ROUND_ORDERS[turn % 6]. The two warehouses are kept until the next round."""
     def bare_copy():
         return lambda: (bare_copy_seconds(server.dsn("bench_pipeline"), rows), {})
 
@@ -166,15 +166,17 @@ def timed_round(server: "Server", rows, load: dict, turn: int = 0) -> dict:
         url = server.clone_warehouse("bench_history_built", "bench_history")
         return lambda: timed_save(url, load)
 
-    order = [("copy", bare_copy), ("empty", empty), ("history", history)]
+    prepare = {"copy": bare_copy, "empty": empty, "history": history}
+    order = ROUND_ORDERS[turn % len(ROUND_ORDERS)]
     timed = {}
-    for name, prepare in order[turn % 3:] + order[:turn % 3]:
-        measure = prepare()  # the warehouse made before the checkpoint, as each save always was
+    for name in order:
+        measure = prepare[name]()  # the warehouse made before the checkpoint, as each save always was
         settle(server)
         timed[name] = measure()
     (copy_s, _), (empty_s, empty_steps), (history_s, history_steps) = timed["copy"], timed["empty"], timed["history"]
-    return {"copy_s": copy_s, "empty_s": empty_s, "empty_steps": empty_steps, "history_s": history_s,
-            "history_steps": history_steps, "vs_copy": copy_s / empty_s, "slowdown": history_s / empty_s}
+    return {"order": order, "copy_s": copy_s, "empty_s": empty_s, "empty_steps": empty_steps,
+            "history_s": history_s, "history_steps": history_steps,
+            "vs_copy": copy_s / empty_s, "slowdown": history_s / empty_s}
 
 
 def median_round(rounds: list[dict], ratio: str) -> dict:
@@ -199,8 +201,6 @@ def run(args: argparse.Namespace) -> dict:
         args.history_rows = FULL_HISTORY if full else DEFAULT_HISTORY
     if args.history_days is None:
         args.history_days = 30 if full else DEFAULT_HISTORY_DAYS
-    if args.rounds is None:
-        args.rounds = FULL_ROUNDS if args.history_rows >= FULL_HISTORY else DEFAULT_ROUNDS
     big = args.big_rows if args.big_rows is not None else (BIG_ROWS if full else 0)
     workdir = Path(tempfile.mkdtemp(prefix="retail-bench-transform-"))
     if n == 0:  # --transform-rows 0 --big-rows N: the big day only
@@ -292,7 +292,8 @@ def run(args: argparse.Namespace) -> dict:
         "durability_cost_s": round(load_empty_s - load_async_s, 2),
         "history_slowdown": round(statistics.median(r["slowdown"] for r in rounds), 3),
         "history_slowdown_rounds": [round(r["slowdown"], 3) for r in rounds],
-        "load_rounds": len(rounds),
+        "load_rounds_s": [{"order": ",".join(r["order"]), **{k: round(r[k], 3) for k in ("copy_s", "empty_s", "history_s")}}
+                          for r in rounds],
         "parallel_load_speedup": round(sequential_s / parallel_s, 3),
         "sequential_loads_s": round(sequential_s, 2),
         "parallel_loads_s": round(parallel_s, 2),
