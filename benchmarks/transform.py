@@ -24,16 +24,14 @@ Figures:
   synchronous_commit = off for that one session (async_commit_load_s), i.e. what waiting for
   the commit to reach disk costs; the product never commits that way (issue 9);
 - history_slowdown: the same save into a warehouse already holding history_rows facts over
-  other days (generated in SQL once, each save into a fresh copy of it), divided by the save
-  into an empty warehouse of the same round; the median of the rounds' ratios
-  (history_slowdown_rounds; load_history_s, load_history_empty_s and load_history_step_* are
-  the median round's). A round is a bare COPY, the save into an empty warehouse and the save
-  into history, back to back, in each of the six orders once over six rounds (each first,
-  second and third twice, and each before each other three times: the later ones in a round
-  ran slower, and with the three rotations of one order only, the median ratio had one save
-  later than the other in two rounds of three); the machine's speed drifts between minutes,
-  so each ratio is taken within one round (load_rounds_s: each round's order and times); with
-  `--history-late-days K` (history_late_days), 1% of the lines of each of the last K days
+  other days (generated in SQL once, each save into a copy of it made one round before: see
+  timed_round), divided by the save into an empty warehouse of the same round; the median of
+  the rounds' ratios (history_slowdown_rounds; load_history_s, load_history_empty_s and
+  load_history_step_* are the median round's). A round is a bare COPY, the save into an empty
+  warehouse and the save into history, back to back, in each of the six orders once over six
+  rounds (each step before each other in three rounds of six, so no order favours a ratio);
+  the machine's speed drifts between minutes, so each ratio is taken within one round
+  (load_rounds_s: each round's order and times); with `--history-late-days K` (history_late_days), 1% of the lines of each of the last K days
   carry ids of the load's day, as retailers whose ids are dated when a row is recorded and
   whose rows come up to K days late: their id ranges overlap the load's, so the load looks
   up those days' facts (load_history_step_keys_s);
@@ -90,6 +88,7 @@ DEFAULT_HISTORY, DEFAULT_HISTORY_DAYS, FULL_HISTORY = 1_000_000, 10, 10_000_000
 # The orders of a round, one per round: the three rotations of copy-empty-history, then of the
 # reverse; over six rounds each save comes before each other as often as after it, so a save
 # that runs slower later in a round does not tilt the median ratio (docs/benchmarks.md, 2026-12-04).
+HISTORY_COPIES = ("bench_history", "bench_history_next")
 ROUND_ORDERS = [("copy", "empty", "history"), ("empty", "history", "copy"), ("history", "copy", "empty"),
                 ("history", "empty", "copy"), ("empty", "copy", "history"), ("copy", "history", "empty")]
 BIG_ROWS = 10_000_000  # the issue's big day: three retailers, 10 M records, under --full
@@ -151,10 +150,19 @@ def big_day(server: "Server", workdir: Path, big: int, runner: str = "Sequential
     return figures
 
 
+def history_copy(turn: int) -> str:
+    """The copy of the history that round `turn` saves into (two names, used in turn)."""
+    return HISTORY_COPIES[turn % 2]
+
+
 def timed_round(server: "Server", rows, load: dict, turn: int = 0) -> dict:
     """A bare COPY of the rows, the save into an empty warehouse (bench_empty) and the same save
-    into a copy of bench_history_built (bench_history), back to back, in the order
-    ROUND_ORDERS[turn % 6]. The two warehouses are kept until the next round."""
+    into a copy of bench_history_built made one round earlier, back to back, in the order
+    ROUND_ORDERS[turn % 6]. The round first copies the history for the next round: a COPY right
+    after a copy of several GB ran ~20% slower than one into the same history copied minutes
+    before (docs/benchmarks.md, 2026-12-04), so that copy is made before all three steps alike.
+    The warehouses are kept until the next round."""
+    server.clone_warehouse("bench_history_built", history_copy(turn + 1))
     def bare_copy():
         return lambda: (bare_copy_seconds(server.dsn("bench_pipeline"), rows), {})
 
@@ -163,7 +171,7 @@ def timed_round(server: "Server", rows, load: dict, turn: int = 0) -> dict:
         return lambda: timed_save(url, load)
 
     def history():
-        url = server.clone_warehouse("bench_history_built", "bench_history")
+        url = server.pg.url(history_copy(turn), LOADER, server.password)
         return lambda: timed_save(url, load)
 
     prepare = {"copy": bare_copy, "empty": empty, "history": history}
@@ -262,14 +270,16 @@ def run(args: argparse.Namespace) -> dict:
             server.fresh_warehouse("bench_history_built")
             history_s = make_history(server.dsn("bench_history_built"), args.history_rows, args.history_days,
                                      args.history_late_days)
+            server.clone_warehouse("bench_history_built", history_copy(0))
             rounds = [timed_round(server, rows, load, turn) for turn in range(max(1, args.rounds))]
+            last_history = history_copy(len(rounds) - 1)
             vs_copy, slowdown = median_round(rounds, "vs_copy"), median_round(rounds, "slowdown")
             load_empty_s, steps_empty, copy_s = vs_copy["empty_s"], vs_copy["empty_steps"], vs_copy["copy_s"]
             load_history_s, steps_history = slowdown["history_s"], slowdown["history_steps"]
             durable = settings(server.dsn("bench_empty"))
             rerun_empty_s = timed_save(server.pg.url("bench_empty", LOADER, server.password), load)[0] if full else None
-            rerun_history_s = timed_save(server.pg.url("bench_history", LOADER, server.password), load)[0] if full else None
-            with closing(psycopg2.connect(server.dsn("bench_history"))) as conn, conn.cursor() as cur:
+            rerun_history_s = timed_save(server.pg.url(last_history, LOADER, server.password), load)[0] if full else None
+            with closing(psycopg2.connect(server.dsn(last_history))) as conn, conn.cursor() as cur:
                 cur.execute("SELECT count(*) FROM fact_sales")
                 facts_total = cur.fetchone()[0]
     finally:
