@@ -24,8 +24,8 @@ Figures:
   synchronous_commit = off for that one session (async_commit_load_s), i.e. what waiting for
   the commit to reach disk costs; the product never commits that way (issue 9);
 - history_slowdown: the same save into a warehouse already holding history_rows facts over
-  other days (generated in SQL once, each save into a copy of it made one round before: see
-  timed_round), divided by the save into an empty warehouse of the same round; the median of
+  other days (generated in SQL once, each save into a copy of it, the copies made before the
+  first round: see round_warehouses), divided by the save into an empty warehouse of the same round; the median of
   the rounds' ratios (history_slowdown_rounds; load_history_s, load_history_empty_s and
   load_history_step_* are the median round's). A round is a bare COPY, the save into an empty
   warehouse and the save into history, back to back, in each of the six orders once over six
@@ -88,7 +88,9 @@ DEFAULT_HISTORY, DEFAULT_HISTORY_DAYS, FULL_HISTORY = 1_000_000, 10, 10_000_000
 # The orders of a round, one per round: the three rotations of copy-empty-history, then of the
 # reverse; over six rounds each save comes before each other as often as after it, so a save
 # that runs slower later in a round does not tilt the median ratio (docs/benchmarks.md, 2026-12-04).
-HISTORY_COPIES = ("bench_history", "bench_history_next")
+# A COPY right after a copy of the 10 M history (several GB) ran ~20% slower, ~8% slower 10 s
+# later, and at full speed into a copy made minutes before (docs/benchmarks.md, 2026-12-04).
+DISK_SETTLE_S = 30
 ROUND_ORDERS = [("copy", "empty", "history"), ("empty", "history", "copy"), ("history", "copy", "empty"),
                 ("history", "empty", "copy"), ("empty", "copy", "history"), ("copy", "history", "empty")]
 BIG_ROWS = 10_000_000  # the issue's big day: three retailers, 10 M records, under --full
@@ -150,37 +152,28 @@ def big_day(server: "Server", workdir: Path, big: int, runner: str = "Sequential
     return figures
 
 
-def history_copy(turn: int) -> str:
-    """The copy of the history that round `turn` saves into (two names, used in turn)."""
-    return HISTORY_COPIES[turn % 2]
+def round_warehouses(server: "Server", rounds: int) -> list[tuple[str, str]]:
+    """Each round's empty warehouse and copy of bench_history_built (as urls), all made before
+    the first round, then DISK_SETTLE_S for the disk: no timed step follows a copy of the
+    history, which the loads of a warehouse that holds its history never do."""
+    urls = [(server.fresh_warehouse(f"bench_empty_{turn}"),
+             server.clone_warehouse("bench_history_built", f"bench_history_{turn}")) for turn in range(rounds)]
+    settle(server)
+    time.sleep(DISK_SETTLE_S)
+    return urls
 
 
-def timed_round(server: "Server", rows, load: dict, turn: int = 0) -> dict:
-    """A bare COPY of the rows, the save into an empty warehouse (bench_empty) and the same save
-    into a copy of bench_history_built made one round earlier, back to back, in the order
-    ROUND_ORDERS[turn % 6]. The round first copies the history for the next round: a COPY right
-    after a copy of several GB ran ~20% slower than one into the same history copied minutes
-    before (docs/benchmarks.md, 2026-12-04), so that copy is made before all three steps alike.
-    The warehouses are kept until the next round."""
-    server.clone_warehouse("bench_history_built", history_copy(turn + 1))
-    def bare_copy():
-        return lambda: (bare_copy_seconds(server.dsn("bench_pipeline"), rows), {})
-
-    def empty():
-        url = server.fresh_warehouse("bench_empty")
-        return lambda: timed_save(url, load)
-
-    def history():
-        url = server.pg.url(history_copy(turn), LOADER, server.password)
-        return lambda: timed_save(url, load)
-
-    prepare = {"copy": bare_copy, "empty": empty, "history": history}
+def timed_round(server: "Server", rows, load: dict, turn: int, empty_url: str, history_url: str) -> dict:
+    """A bare COPY of the rows, the save into an empty warehouse and the same save into a copy of
+    the history, back to back, in the order ROUND_ORDERS[turn % 6]."""
+    steps = {"copy": lambda: (bare_copy_seconds(server.dsn("bench_pipeline"), rows), {}),
+             "empty": lambda: timed_save(empty_url, load),
+             "history": lambda: timed_save(history_url, load)}
     order = ROUND_ORDERS[turn % len(ROUND_ORDERS)]
     timed = {}
     for name in order:
-        measure = prepare[name]()  # the warehouse made before the checkpoint, as each save always was
         settle(server)
-        timed[name] = measure()
+        timed[name] = steps[name]()
     (copy_s, _), (empty_s, empty_steps), (history_s, history_steps) = timed["copy"], timed["empty"], timed["history"]
     return {"order": order, "copy_s": copy_s, "empty_s": empty_s, "empty_steps": empty_steps,
             "history_s": history_s, "history_steps": history_steps,
@@ -270,16 +263,16 @@ def run(args: argparse.Namespace) -> dict:
             server.fresh_warehouse("bench_history_built")
             history_s = make_history(server.dsn("bench_history_built"), args.history_rows, args.history_days,
                                      args.history_late_days)
-            server.clone_warehouse("bench_history_built", history_copy(0))
-            rounds = [timed_round(server, rows, load, turn) for turn in range(max(1, args.rounds))]
-            last_history = history_copy(len(rounds) - 1)
+            warehouses = round_warehouses(server, max(1, args.rounds))
+            rounds = [timed_round(server, rows, load, turn, *urls) for turn, urls in enumerate(warehouses)]
+            last_empty, last_history = warehouses[-1]
             vs_copy, slowdown = median_round(rounds, "vs_copy"), median_round(rounds, "slowdown")
             load_empty_s, steps_empty, copy_s = vs_copy["empty_s"], vs_copy["empty_steps"], vs_copy["copy_s"]
             load_history_s, steps_history = slowdown["history_s"], slowdown["history_steps"]
-            durable = settings(server.dsn("bench_empty"))
-            rerun_empty_s = timed_save(server.pg.url("bench_empty", LOADER, server.password), load)[0] if full else None
-            rerun_history_s = timed_save(server.pg.url(last_history, LOADER, server.password), load)[0] if full else None
-            with closing(psycopg2.connect(server.dsn(last_history))) as conn, conn.cursor() as cur:
+            durable = settings(server.dsn(f"bench_empty_{len(rounds) - 1}"))
+            rerun_empty_s = timed_save(last_empty, load)[0] if full else None
+            rerun_history_s = timed_save(last_history, load)[0] if full else None
+            with closing(psycopg2.connect(server.dsn(f"bench_history_{len(rounds) - 1}"))) as conn, conn.cursor() as cur:
                 cur.execute("SELECT count(*) FROM fact_sales")
                 facts_total = cur.fetchone()[0]
     finally:
