@@ -25,16 +25,17 @@ Figures:
   the commit to reach disk costs; the product never commits that way (issue 9);
 - history_slowdown: the same save into a warehouse already holding history_rows facts over
   other days (generated in SQL once, each save into a copy of it, the copies made before the
-  first round: see round_warehouses), divided by the save into an empty warehouse of the same round; the median of
-  the rounds' ratios (history_slowdown_rounds; load_history_s, load_history_empty_s and
-  load_history_step_* are the median round's). A round is a bare COPY, the save into an empty
-  warehouse and the save into history, back to back, in each of the six orders once over six
-  rounds (each step before each other in three rounds of six, so no order favours a ratio);
-  the machine's speed drifts between minutes, so each ratio is taken within one round
-  (load_rounds_s: each round's order and times); with `--history-late-days K` (history_late_days), 1% of the lines of each of the last K days
-  carry ids of the load's day, as retailers whose ids are dated when a row is recorded and
-  whose rows come up to K days late: their id ranges overlap the load's, so the load looks
-  up those days' facts (load_history_step_keys_s);
+  first round: see round_warehouses), divided by the save into an empty warehouse of the same
+  round; the median of the rounds' ratios (history_slowdown_rounds; load_history_s,
+  load_history_empty_s and load_history_step_* are the median round's). A round is a bare
+  COPY, the save into an empty warehouse and the save into history, back to back, in each of
+  the six orders once over six rounds (each step before each other in three rounds of six, so
+  no order favours a ratio); the machine's speed drifts between minutes, so each ratio is
+  taken within one round (load_rounds_s: each round's order and times); with `--history-late-days K`
+  (history_late_days), 1% of the lines of each of the last K days carry ids of the load's
+  day, as retailers whose ids are dated when a row is recorded and whose rows come up to K
+  days late: their id ranges overlap the load's, so the load looks up those days' facts
+  (load_history_step_keys_s);
 - parallel_load_speedup: the three retailers' own loads (one PostgresStarSchemaDataset scoped to
   each retailer, as the pipeline saves them) into an empty warehouse one after the other, divided
   by the same three loads saved at once from three threads (the server works in three
@@ -86,13 +87,13 @@ from benchmarks.transform_server import (
 # issue's history_slowdown target is at 10 M facts: `python -m benchmarks --full`.
 DEFAULT_HISTORY, DEFAULT_HISTORY_DAYS, FULL_HISTORY = 1_000_000, 10, 10_000_000
 # The orders of a round, one per round: the three rotations of copy-empty-history, then of the
-# reverse; over six rounds each save comes before each other as often as after it, so a save
-# that runs slower later in a round does not tilt the median ratio (docs/benchmarks.md, 2026-12-04).
+# reverse; over six rounds each step comes before each other as often as after it, so a step
+# that runs slower second in a round does not tilt the median ratio (docs/benchmarks.md, 2026-12-04).
+ROUND_ORDERS = [("copy", "empty", "history"), ("empty", "history", "copy"), ("history", "copy", "empty"),
+                ("history", "empty", "copy"), ("empty", "copy", "history"), ("copy", "history", "empty")]
 # A COPY right after a copy of the 10 M history (several GB) ran ~20% slower, ~8% slower 10 s
 # later, and at full speed into a copy made minutes before (docs/benchmarks.md, 2026-12-04).
 DISK_SETTLE_S = 30
-ROUND_ORDERS = [("copy", "empty", "history"), ("empty", "history", "copy"), ("history", "copy", "empty"),
-                ("history", "empty", "copy"), ("empty", "copy", "history"), ("copy", "history", "empty")]
 BIG_ROWS = 10_000_000  # the issue's big day: three retailers, 10 M records, under --full
 # Step names of PostgresStarSchemaDataset.timings -> the load_step_*_s figures they add up to.
 STEP_GROUPS = {"copy": ("copy ", "dim_product copy", "dim_customer copy", "dim_store copy"),
@@ -269,10 +270,11 @@ def run(args: argparse.Namespace) -> dict:
             vs_copy, slowdown = median_round(rounds, "vs_copy"), median_round(rounds, "slowdown")
             load_empty_s, steps_empty, copy_s = vs_copy["empty_s"], vs_copy["empty_steps"], vs_copy["copy_s"]
             load_history_s, steps_history = slowdown["history_s"], slowdown["history_steps"]
-            durable = settings(server.dsn(f"bench_empty_{len(rounds) - 1}"))
+            last = len(rounds) - 1
+            durable = settings(server.dsn(f"bench_empty_{last}"))
             rerun_empty_s = timed_save(last_empty, load)[0] if full else None
             rerun_history_s = timed_save(last_history, load)[0] if full else None
-            with closing(psycopg2.connect(server.dsn(f"bench_history_{len(rounds) - 1}"))) as conn, conn.cursor() as cur:
+            with closing(psycopg2.connect(server.dsn(f"bench_history_{last}"))) as conn, conn.cursor() as cur:
                 cur.execute("SELECT count(*) FROM fact_sales")
                 facts_total = cur.fetchone()[0]
     finally:
@@ -295,8 +297,8 @@ def run(args: argparse.Namespace) -> dict:
         "durability_cost_s": round(load_empty_s - load_async_s, 2),
         "history_slowdown": round(statistics.median(r["slowdown"] for r in rounds), 3),
         "history_slowdown_rounds": [round(r["slowdown"], 3) for r in rounds],
-        "load_rounds_s": [{"order": ",".join(r["order"]), **{k: round(r[k], 3) for k in ("copy_s", "empty_s", "history_s")}}
-                          for r in rounds],
+        "load_rounds_s": [{"order": ",".join(r["order"]),
+                           **{k: round(r[k], 3) for k in ("copy_s", "empty_s", "history_s")}} for r in rounds],
         "parallel_load_speedup": round(sequential_s / parallel_s, 3),
         "sequential_loads_s": round(sequential_s, 2),
         "parallel_loads_s": round(parallel_s, 2),
