@@ -29,7 +29,9 @@ Figures (N = records per retailer-day of the first size):
   started to last child ended), at N, under --ingest-runner (ingest_runner);
 - ingest_peak_rss_mb: the largest child's own peak RSS (VmHWM) at N;
 - ingest_<N>_pipeline_cpu_s: CPU time of the pipeline processes, workers included (not the APIs
-  nor PostgreSQL);
+  nor PostgreSQL); ingest_<N>_pipeline_system_cpu_s: its part in the kernel, which on a VM moves
+  with what the host charges for fresh memory (2.5 s to 11.7 s for the same run and code within
+  an hour, docs/benchmarks.md 2026-12-04 evening);
 - ingest_<N>_sources_cpu_s: CPU time of the retailer APIs and their PostgreSQL during the run (they
   share the machine's cores with the pipeline here);
 - ingest_<N>_core_use: (pipeline + sources CPU) / (wall time x the machine's cores): how busy the
@@ -137,7 +139,7 @@ def _run_children(args, specs: list[Path], rows: int) -> dict:
         results.append(json.loads(lines[-1][6:]))
     return {"seconds": seconds, "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
             "peak_rss_sum_mb": sum(r["peak_rss_mb"] for r in results), "peak_pss_total_mb": memory.peak_mb,
-            "cpu_s": sum(r["cpu_s"] for r in results),
+            "cpu_s": sum(r["cpu_s"] for r in results), "system_cpu_s": sum(r["system_cpu_s"] for r in results),
             "retailer_seconds": {code: s for r in results for code, s in r["retailers"].items()}}
 
 
@@ -206,7 +208,8 @@ def _figures(prefix: str, r: dict) -> dict:
             f"{prefix}seconds": round(r["seconds"], 2), f"{prefix}records_per_s": round(r["records_per_s"], 1),
             f"{prefix}peak_rss_mb": round(r["peak_rss_mb"], 1), f"{prefix}peak_rss_sum_mb": round(r["peak_rss_sum_mb"], 1),
             f"{prefix}peak_pss_total_mb": round(r["peak_pss_total_mb"], 1),
-            f"{prefix}pipeline_cpu_s": round(r["cpu_s"], 2), f"{prefix}sources_cpu_s": round(r["sources_cpu_s"], 2),
+            f"{prefix}pipeline_cpu_s": round(r["cpu_s"], 2), f"{prefix}pipeline_system_cpu_s": round(r["system_cpu_s"], 2),
+            f"{prefix}sources_cpu_s": round(r["sources_cpu_s"], 2),
             f"{prefix}core_use": round(r["core_use"], 3),
             f"{prefix}cpu_ceiling_records_per_s": round(r["cpu_ceiling_records_per_s"], 1)}
 
@@ -273,7 +276,7 @@ def run(args: argparse.Namespace) -> dict:
                 each = ", ".join(f"{code} {v['seconds']:.1f}s"
                                  for code, v in sorted(r["retailers"].items()) if v["seconds"])
                 print(f"{rows:,}/retailer-day, {runner}: {r['received']:,} records in {r['seconds']:.1f}s = "
-                      f"{r['records_per_s']:,.0f}/s, pipeline CPU {r['cpu_s']:.1f}s, sources CPU "
+                      f"{r['records_per_s']:,.0f}/s, pipeline CPU {r['cpu_s']:.1f}s ({r['system_cpu_s']:.1f}s in the kernel), sources CPU "
                       f"{r['sources_cpu_s']:.1f}s (cores {r['core_use']:.0%} busy), peak RSS {r['peak_rss_mb']:,.0f} MB, all "
                       f"processes {r['peak_pss_total_mb']:,.0f} MB"
                       + (f" ({each})" if each else ""), flush=True)

@@ -2,7 +2,7 @@
 
 `benchmarks/ingest.py` starts one per group of retailers (all at once) with a spec file (conf,
 zone, runner, the retailers' codes, runtime parameters) and reads the last line it prints:
-`BENCH {"seconds", "peak_rss_mb", "cpu_s", "retailers": {code: seconds}}`.
+`BENCH {"seconds", "peak_rss_mb", "cpu_s", "system_cpu_s", "retailers": {code: seconds}}`.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def child(spec_path: str) -> None:
     usage, workers = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     print("BENCH " + json.dumps({"seconds": seconds, "peak_rss_mb": max(_own_peak_rss_mb(), workers.ru_maxrss / 1024),
                                  "cpu_s": usage.ru_utime + usage.ru_stime + workers.ru_utime + workers.ru_stime,
+                                 "system_cpu_s": usage.ru_stime + workers.ru_stime,
                                  "retailers": {code: timer.seconds(code) for code in spec["codes"]}}))
 
 
