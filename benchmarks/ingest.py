@@ -29,9 +29,9 @@ Figures (N = records per retailer-day of the first size):
   started to last child ended), at N, under --ingest-runner (ingest_runner);
 - ingest_peak_rss_mb: the largest child's own peak RSS (VmHWM) at N;
 - ingest_<N>_pipeline_cpu_s: CPU time of the pipeline processes, workers included (not the APIs
-  nor PostgreSQL); ingest_<N>_pipeline_system_cpu_s: its part in the kernel, which on a VM moves
-  with what the host charges for fresh memory (2.5 s to 11.7 s for the same run and code within
-  an hour, docs/benchmarks.md 2026-12-04 evening);
+  nor PostgreSQL); ingest_<N>_pipeline_system_cpu_s: its part in the kernel, mostly fresh pages
+  zeroed and page-cache pages filled, which on the bench VM cost 2.5 s or 11.7 s for the same run
+  and code within an hour (docs/benchmarks.md, 2026-12-04 evening);
 - ingest_<N>_sources_cpu_s: CPU time of the retailer APIs and their PostgreSQL during the run (they
   share the machine's cores with the pipeline here);
 - ingest_<N>_core_use: (pipeline + sources CPU) / (wall time x the machine's cores): how busy the
@@ -276,9 +276,9 @@ def run(args: argparse.Namespace) -> dict:
                 each = ", ".join(f"{code} {v['seconds']:.1f}s"
                                  for code, v in sorted(r["retailers"].items()) if v["seconds"])
                 print(f"{rows:,}/retailer-day, {runner}: {r['received']:,} records in {r['seconds']:.1f}s = "
-                      f"{r['records_per_s']:,.0f}/s, pipeline CPU {r['cpu_s']:.1f}s ({r['system_cpu_s']:.1f}s in the kernel), sources CPU "
-                      f"{r['sources_cpu_s']:.1f}s (cores {r['core_use']:.0%} busy), peak RSS {r['peak_rss_mb']:,.0f} MB, all "
-                      f"processes {r['peak_pss_total_mb']:,.0f} MB"
+                      f"{r['records_per_s']:,.0f}/s, pipeline CPU {r['cpu_s']:.1f}s ({r['system_cpu_s']:.1f}s in the "
+                      f"kernel), sources CPU {r['sources_cpu_s']:.1f}s (cores {r['core_use']:.0%} busy), peak RSS "
+                      f"{r['peak_rss_mb']:,.0f} MB, all processes {r['peak_pss_total_mb']:,.0f} MB"
                       + (f" ({each})" if each else ""), flush=True)
                 figures.update(_figures(f"ingest_{rows}_" if runner == args.ingest_runner
                                         else f"ingest_{rows}_{_short(runner)}_", r))
